@@ -1,0 +1,3 @@
+"""devops-healer: production incidents in, reviewed pull requests out."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,131 @@
+"""The one exception tree of devops-healer's core.
+
+Every error the core raises on purpose is a ``HealerError``; the REST face turns it into an
+HTTP status (one handler in ``server.api.errors``) and the MCP face into a tool error (one
+adapter in ``tools.errors``). Each message says what was wrong and what to do next, because
+the reader is often a coding agent.
+
+    HealerError
+    ├── ConfigError                   healer.toml or settings are wrong (names file, key, expected)
+    ├── NotFound
+    │   ├── IncidentNotFound
+    │   └── RepoNotConfigured
+    ├── InvalidInput                  a value the caller sent cannot be used
+    │   ├── PathOutsideRepo
+    │   └── IdempotencyConflict
+    ├── Conflict                      the request is fine but the incident's state forbids it
+    │   ├── InvalidTransition
+    │   └── ClaimConflict
+    ├── StoreUnavailable              the database cannot be reached
+    └── (fixer.errors.FixerError lives in fixer/, which knows nothing of this tree;
+         the faces translate it too)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class HealerError(Exception):
+    """Base of every error devops-healer raises on purpose."""
+
+    #: HTTP status the REST face answers with; the MCP face ignores it.
+    status_code = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(HealerError):
+    """healer.toml or an environment setting is wrong."""
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None) -> None:
+        where = ": ".join(part for part in (file, key) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.file = file
+        self.key = key
+
+
+class NotFound(HealerError):
+    status_code = 404
+
+
+class IncidentNotFound(NotFound):
+    def __init__(self, incident_id: str) -> None:
+        super().__init__(
+            f"no incident {incident_id!r}; ids look like INC-20261122-0042. "
+            "List incidents with GET /incidents or the get_pending_incidents tool."
+        )
+        self.incident_id = incident_id
+
+
+class RepoNotConfigured(NotFound):
+    def __init__(self, repo: str, configured: Iterable[str]) -> None:
+        names = sorted(configured)
+        known = ", ".join(names) if names else "none (add [repos.<name>] to healer.toml)"
+        super().__init__(f"repository {repo!r} is not configured; configured repositories: {known}")
+        self.repo = repo
+        self.configured = names
+
+
+class InvalidInput(HealerError):
+    status_code = 422
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class PathOutsideRepo(InvalidInput):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(
+            f"path {path!r} is refused: {reason}. Pass a path relative to the repository root, "
+            "such as app/db.py.",
+            field="file_path",
+        )
+        self.path = path
+        self.reason = reason
+
+
+class IdempotencyConflict(InvalidInput):
+    status_code = 409
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            f"Idempotency-Key {key!r} was already used with a different body; "
+            "send a new key for a new incident, or resend the original body to get the first answer.",
+            field="Idempotency-Key",
+        )
+        self.key = key
+
+
+class Conflict(HealerError):
+    status_code = 409
+
+
+class InvalidTransition(Conflict):
+    def __init__(self, incident_id: str, current: str, wanted: str, allowed: Iterable[str]) -> None:
+        moves = ", ".join(sorted(allowed)) or "none (it is closed)"
+        super().__init__(
+            f"incident {incident_id} is {current}; it cannot move to {wanted}. From {current} it may move to: {moves}."
+        )
+        self.incident_id = incident_id
+        self.current = current
+        self.wanted = wanted
+
+
+class ClaimConflict(Conflict):
+    def __init__(self, incident_id: str, message: str) -> None:
+        super().__init__(f"incident {incident_id}: {message}")
+        self.incident_id = incident_id
+
+
+class StoreUnavailable(HealerError):
+    status_code = 503
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"the incident store is unavailable: {message}")

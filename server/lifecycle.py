@@ -1,0 +1,115 @@
+"""The incident state machine: the one table of allowed moves.
+
+Every other module asks the store to move an incident (``Store.transition``), which checks
+this table and writes a timeline event in the same transaction; nothing else writes
+``status``. The table follows DESIGN.md's lifecycle, plus ``resolved`` for a person closing
+an incident by hand.
+"""
+
+from __future__ import annotations
+
+from server.errors import InvalidTransition
+from server.models import CLOSED_STATUSES, Status
+
+S = Status
+
+# States in which the incident is still open and has not reached a merged fix.
+_BEFORE_MERGE: frozenset[Status] = frozenset(
+    {
+        S.received,
+        S.triaged,
+        S.pending,
+        S.monitoring,
+        S.escalated,
+        S.awaiting_approval,
+        S.claimed,
+        S.fixing,
+        S.pr_open,
+        S.in_review,
+        S.changes_requested,
+        S.approved,
+        S.regressed,
+        S.dead_letter,
+        S.fix_rejected,
+    }
+)
+
+#: (from, to) -> when it happens. Read it as DESIGN.md's table.
+TRANSITIONS: dict[tuple[Status, Status], str] = {
+    (S.received, S.triaged): "classified and routed",
+    (S.received, S.pending): "accepted straight into the agents' queue (no triage configured)",
+    (S.triaged, S.pending): "route auto_fix",
+    (S.triaged, S.monitoring): "route monitor",
+    (S.triaged, S.escalated): "route escalate",
+    (S.triaged, S.awaiting_approval): "route approval",
+    (S.awaiting_approval, S.pending): "approved",
+    (S.awaiting_approval, S.fixing): "approved; the held fix goes on",
+    (S.awaiting_approval, S.escalated): "denied or expired",
+    (S.pending, S.claimed): "an agent takes the lease",
+    (S.pending, S.escalated): "a person takes it over",
+    (S.claimed, S.pending): "lease expired or released",
+    (S.claimed, S.fixing): "submit_fix starts",
+    (S.claimed, S.pr_open): "the agent reports a PR it opened itself",
+    (S.claimed, S.escalated): "the agent or a person hands it to humans",
+    (S.fixing, S.pr_open): "branch pushed, PR opened or updated",
+    (S.fixing, S.pending): "fix failed, attempts left",
+    (S.fixing, S.claimed): "fix refused before anything was written; the agent keeps its lease",
+    (S.fixing, S.changes_requested): "a follow-up fix failed; the review feedback still stands",
+    (S.fixing, S.dead_letter): "fix failed, attempt budget spent",
+    (S.fixing, S.escalated): "fix failed, attempt budget spent (no dead-letter queue)",
+    (S.fixing, S.awaiting_approval): "the fix touches something that needs a person's yes",
+    (S.pr_open, S.in_review): "a review or CI result arrived",
+    (S.pr_open, S.changes_requested): "a reviewer asked for changes",
+    (S.pr_open, S.approved): "a reviewer approved",
+    (S.in_review, S.changes_requested): "a reviewer asked for changes",
+    (S.in_review, S.approved): "a reviewer approved",
+    (S.approved, S.changes_requested): "a later review asked for changes",
+    (S.approved, S.in_review): "new commits made the approval stale",
+    (S.changes_requested, S.claimed): "an agent takes the follow-up round",
+    (S.changes_requested, S.in_review): "the feedback was cleared",
+    (S.changes_requested, S.approved): "a reviewer approved",
+    (S.pr_open, S.merged): "PR merged",
+    (S.in_review, S.merged): "PR merged",
+    (S.approved, S.merged): "PR merged",
+    (S.changes_requested, S.merged): "PR merged",
+    (S.pr_open, S.fix_rejected): "PR closed unmerged",
+    (S.in_review, S.fix_rejected): "PR closed unmerged",
+    (S.approved, S.fix_rejected): "PR closed unmerged",
+    (S.changes_requested, S.fix_rejected): "PR closed unmerged",
+    (S.fix_rejected, S.in_review): "PR reopened",
+    (S.merged, S.verified): "quiet window passed or the monitor resolved",
+    (S.merged, S.regressed): "fired again inside the quiet window",
+    (S.regressed, S.pending): "reopened for another fix",
+    (S.dead_letter, S.pending): "a person retries",
+    (S.fix_rejected, S.pending): "a person retries, or new evidence arrived",
+    (S.escalated, S.pending): "a person hands it back to the agents",
+    (S.monitoring, S.pending): "a person hands it to the agents",
+    (S.monitoring, S.escalated): "a person escalates",
+}
+
+for _state in _BEFORE_MERGE:
+    TRANSITIONS.setdefault((_state, S.resolved_by_source), "the monitor said resolved first")
+for _state in _BEFORE_MERGE | {S.merged}:
+    TRANSITIONS.setdefault((_state, S.resolved), "a person resolved it")
+
+
+def allowed_from(state: Status) -> list[Status]:
+    """Where an incident in ``state`` may go next."""
+    return sorted({to for (frm, to) in TRANSITIONS if frm == state})
+
+
+def check(incident_id: str, current: Status, wanted: Status) -> str:
+    """The reason for a legal move, or InvalidTransition naming the state and the legal moves."""
+    reason = TRANSITIONS.get((current, wanted))
+    if reason is None:
+        raise InvalidTransition(incident_id, current.value, wanted.value, [s.value for s in allowed_from(current)])
+    return reason
+
+
+def is_open(state: Status) -> bool:
+    """Open incidents absorb repeats of their fingerprint as occurrences."""
+    return state not in CLOSED_STATUSES
+
+
+#: What agents may claim: new work, and PRs whose reviewers asked for changes.
+CLAIMABLE: frozenset[Status] = frozenset({S.pending, S.changes_requested})

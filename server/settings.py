@@ -1,0 +1,62 @@
+"""Process settings from the environment (HEALER_ prefix), built once and passed down."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    return Path("~/.local/share/devops-healer").expanduser()
+
+
+class Settings(BaseSettings):
+    """Everything a process reads from its environment. Tokens are SecretStr: never printed."""
+
+    model_config = SettingsConfigDict(env_prefix="HEALER_", extra="ignore", populate_by_name=True)
+
+    home: Path = Field(default_factory=default_home, description="Where the database, caches and config live.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: a SQLite file healer.db under home."
+    )
+    config: Path | None = Field(default=None, description="The healer.toml file; default: healer.toml under home.")
+    api_token: SecretStr | None = Field(default=None, description="Bearer token for the REST and HTTP MCP faces.")
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body accepted.")
+    lease_seconds: int = Field(default=900, ge=10, description="How long an agent's claim lasts unless renewed.")
+    max_attempts: int = Field(default=3, ge=1, description="Fix attempts before an incident leaves the queue.")
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        default="FULL", description="FULL fsyncs every commit: a 2xx means the incident is on disk."
+    )
+    log_level: str = Field(default="INFO")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Extra Host header values the HTTP MCP endpoint accepts (DNS rebinding guard).",
+    )
+    github_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("HEALER_GITHUB_TOKEN", "GITHUB_TOKEN")
+    )
+    github_url: str = Field(default="https://api.github.com", description="GitHub Enterprise: https://HOST/api/v3")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home / 'healer.db'}"
+
+    @property
+    def config_path(self) -> Path:
+        return self.config if self.config is not None else self.home / "healer.toml"
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (the API token is then optional)."""
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,1 @@
+"""The MCP face of devops-healer: one MCP server, its tools, resources and prompts."""
