@@ -97,7 +97,9 @@ def parse_config(data: dict[str, Any], *, source: str = "healer.toml", base_dir:
     for name, repo in config.repos.items():
         if not _NAME_RE.match(name):
             raise ConfigError(
-                "expected a repository name of letters, digits, '.', '_' or '-'", file=source, key=f"repos.{name}"
+                "expected a repository name of letters, digits, '.', '_' or '-'",
+                file=source,
+                key=f"repos.{name}",
             )
         repo.name = name
         if repo.path is not None:

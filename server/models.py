@@ -9,7 +9,6 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 T = TypeVar("T")
 
 
@@ -215,7 +214,9 @@ class IncidentIn(BaseModel):
     )
     labels: dict[str, str] = Field(default_factory=dict, max_length=100)
     fingerprint: str | None = Field(
-        default=None, max_length=200, description="Your own identity for this fault; repeats are deduplicated."
+        default=None,
+        max_length=200,
+        description="Your own identity for this fault; repeats are deduplicated.",
     )
     repo: str | None = Field(default=None, max_length=200, description="A repository name from healer.toml.")
     suggested_fix: str | None = Field(default=None, max_length=20_000)
@@ -250,3 +251,22 @@ def parse_incident_id(incident_id: str) -> tuple[str, int] | None:
     if match is None:
         return None
     return match.group(1), int(match.group(2))
+
+
+class NewIncident(BaseModel):
+    """A report normalized and redacted by intake, ready for the store."""
+
+    fingerprint: str
+    source: str
+    service: str
+    title: str
+    error: str | None = None
+    log_excerpt: str | None = None
+    stack_frames: list[StackFrame] = Field(default_factory=list)
+    severity: Severity
+    labels: dict[str, str] = Field(default_factory=dict)
+    repo: str | None = None
+    suggested_fix: str | None = None
+    affected_files: list[str] = Field(default_factory=list)
+    trace_id: str
+    actor: str = "api"

@@ -1,0 +1,1 @@
+"""The REST face: a FastAPI app over the core."""

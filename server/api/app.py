@@ -1,0 +1,48 @@
+"""The FastAPI app factory: wires routers, guards and error handlers; no logic here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI
+
+from server import __version__
+from server.api import errors, health, incidents
+from server.api.guards import BearerToken, BodyLimit
+from server.api.state import AppState
+
+ROUTERS = [health.router, incidents.router]
+
+
+def create_app(
+    state: AppState,
+    *,
+    extra_lifespans: list[Callable[[], AbstractAsyncContextManager[None]]] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        from contextlib import AsyncExitStack
+
+        async with AsyncExitStack() as stack:
+            for enter in extra_lifespans or []:
+                await stack.enter_async_context(enter())
+            yield
+        state.store.close()
+
+    app = FastAPI(
+        title="devops-healer",
+        version=__version__,
+        description="Production incidents in, reviewed pull requests out.",
+        lifespan=lifespan,
+    )
+    app.state.healer = state
+    for router in ROUTERS:
+        app.include_router(router)
+    errors.install(app)
+    token = state.settings.api_token
+    if token is not None and token.get_secret_value():
+        app.add_middleware(BearerToken, token=token.get_secret_value())
+    # Added last, so it runs first: an oversize body is refused before anything reads it.
+    app.add_middleware(BodyLimit, limit=state.settings.max_body_bytes)
+    return app

@@ -1,0 +1,51 @@
+"""Our errors, and FastAPI's validation errors, as JSON answers: one handler each, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from server.errors import HealerError, InvalidInput
+
+
+def error_body(kind: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": kind, "message": message}
+    if field:
+        body["field"] = field
+    body.update(extra)
+    return {"error": body}
+
+
+def _field_of(loc: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+async def _healer_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HealerError)
+    field = exc.field if isinstance(exc, InvalidInput) else None
+    return JSONResponse(error_body(type(exc).__name__, exc.message, field), status_code=exc.status_code)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = []
+    for error in exc.errors():
+        field = _field_of(tuple(error.get("loc", ())))
+        problems.append({"field": field, "reason": error.get("msg", "invalid")})
+    first = problems[0] if problems else {"field": "body", "reason": "invalid"}
+    if first["reason"].startswith("JSON decode error"):
+        message = "the body is not valid JSON; send a JSON object with Content-Type: application/json"
+    else:
+        message = f"{first['field']}: {first['reason']}"
+        if len(problems) > 1:
+            message += f" (and {len(problems) - 1} more problem(s), listed in `problems`)"
+    return JSONResponse(error_body("InvalidInput", message, first["field"], problems=problems), status_code=422)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(HealerError, _healer_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)

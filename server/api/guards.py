@@ -1,0 +1,114 @@
+"""ASGI guards in front of every route: a body size limit and the bearer token."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: Paths anyone may read: liveness for load balancers, and the API's own description.
+OPEN_PATHS = frozenset({"/health", "/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
+
+
+async def _answer(
+    send: Send, status: int, kind: str, message: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = json.dumps({"error": {"type": kind, "message": message}}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            + (headers or []),
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """413 for bodies over ``limit`` bytes, whether announced by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        message = (
+            f"the body is larger than the {self.limit} bytes this server accepts; "
+            "send a shorter log excerpt (the end of a log is the useful part) or raise HEALER_MAX_BODY_BYTES"
+        )
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    announced = int(value)
+                except ValueError:
+                    await _answer(send, 400, "InvalidInput", "Content-Length is not a number")
+                    return
+                if announced > self.limit:
+                    await _answer(send, 413, "BodyTooLarge", message)
+                    return
+        received = 0
+        started = False
+        refused = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, refused
+            item = await receive()
+            if item["type"] == "http.request":
+                received += len(item.get("body", b""))
+                if received > self.limit and not refused:
+                    # Answer 413 now; the app then sees a disconnected client and its own answer is dropped.
+                    refused = True
+                    if not started:
+                        await _answer(send, 413, "BodyTooLarge", message)
+                    return {"type": "http.disconnect"}
+            return item
+
+        async def guarded_send(item: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            if item["type"] == "http.response.start":
+                started = True
+            await send(item)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+
+
+class BearerToken:
+    """Every request but the open paths must carry ``Authorization: Bearer <token>``."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        presented = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                scheme, _, credential = value.partition(b" ")
+                if scheme.lower() == b"bearer":
+                    presented = credential.strip()
+                break
+        # Constant-time compare: how long the check takes must not reveal how much matched.
+        if not presented or not hmac.compare_digest(presented, self.token):
+            await _answer(
+                send,
+                401,
+                "Unauthorized",
+                "missing or wrong bearer token; send `Authorization: Bearer <HEALER_API_TOKEN>`",
+                headers=[(b"www-authenticate", b'Bearer realm="devops-healer"')],
+            )
+            return
+        await self.app(scope, receive, send)

@@ -1,0 +1,47 @@
+"""The `healer` command line: parses arguments and dispatches to one command module each."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from server import __version__
+
+#: subcommand -> module under server.commands with add_arguments(parser) and run(args) -> int.
+COMMANDS = {
+    "serve": "Run the REST API (and MCP over HTTP at /mcp).",
+    "mcp": "Run the MCP server on stdio, for a coding agent.",
+    "db": "Database schema: upgrade or show the revision.",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="healer", description="devops-healer: incidents in, reviewed PRs out.")
+    parser.add_argument("--version", action="version", version=f"devops-healer {__version__}")
+    parser.add_argument(
+        "--log-level", default=None, help="DEBUG, INFO, WARNING or ERROR (default: HEALER_LOG_LEVEL or INFO)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, help_text in COMMANDS.items():
+        module = importlib.import_module(f"server.commands.{name}")
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(command)
+        command.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=(args.log_level or "INFO").upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

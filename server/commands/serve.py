@@ -1,0 +1,86 @@
+"""`healer serve`: the REST API, with the MCP server mounted over streamable HTTP at /mcp."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import TYPE_CHECKING
+
+from server.commands.common import fail, load
+from server.settings import Settings, is_loopback
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from server.config import HealerConfig
+    from server.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
+    parser.add_argument("--port", type=int, default=8080, help="Port (default 8080).")
+
+
+def allowed_hosts(host: str, port: int, settings: Settings) -> tuple[list[str], list[str]]:
+    """Host and Origin values the MCP endpoint accepts: loopback names, the bind address, configured names."""
+    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+    if host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::"):  # noqa: S104 - comparing, not binding
+        hosts.append(f"{host}:*")
+    hosts += [h if ":" in h else f"{h}:*" for h in settings.allowed_hosts]
+    origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
+    return hosts, origins
+
+
+def build_app(
+    settings: Settings, config: HealerConfig, store: Store, *, host: str = "127.0.0.1", port: int = 8080
+) -> FastAPI:
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    from server.api.app import create_app
+    from server.api.state import AppState
+    from tools.runtime import Runtime
+    from tools.server import build_server
+
+    mcp = build_server(Runtime(settings, config=config, store=store))
+    hosts, origins = allowed_hosts(host, port, settings)
+    mcp_app = mcp.streamable_http_app(
+        streamable_http_path="/mcp",
+        transport_security=TransportSecuritySettings(
+            enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+        ),
+        host=host,
+        max_request_body_size=settings.max_body_bytes,
+    )
+    app = create_app(AppState(settings=settings, config=config, store=store), extra_lifespans=[mcp.session_manager.run])
+    app.router.routes.extend(mcp_app.routes)
+    return app
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.errors import HealerError
+    from server.store import Store
+
+    settings, config = load()
+    token = settings.api_token.get_secret_value() if settings.api_token else ""
+    if not is_loopback(args.host) and not token:
+        fail(
+            f"refusing to listen on {args.host} without an API token: anyone who can reach it could read incidents "
+            "and drive the fixer. Set HEALER_API_TOKEN, or bind to 127.0.0.1."
+        )
+    try:
+        store = Store.open(
+            settings.resolved_database_url,
+            synchronous=settings.sqlite_synchronous,
+            lease_seconds=settings.lease_seconds,
+            max_attempts=settings.max_attempts,
+        )
+    except HealerError as exc:
+        fail(exc.message)
+    app = build_app(settings, config, store, host=args.host, port=args.port)
+    log.info("devops-healer listening on http://%s:%d (MCP at /mcp)", args.host, args.port)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0

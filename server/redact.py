@@ -1,0 +1,91 @@
+"""Secret redaction: every text field is passed through ``redact`` before it is stored or shown."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+# Each rule: a name (shown in the placeholder, so a reader knows what was there) and a pattern.
+# Where a pattern has a group named "secret", only that group is replaced and the rest kept,
+# so "password=hunter2" reads "password=[REDACTED:password]".
+_RULES: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "private-key",
+        re.compile(
+            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----.*?"
+            r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)",
+            re.DOTALL,
+        ),
+    ),
+    ("github-token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{30,255})\b")),
+    ("aws-access-key-id", re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b")),
+    (
+        "aws-secret-access-key",
+        re.compile(
+            r"(?i)(?:aws_?secret_?access_?key|aws_?secret)[\"']?\s*[:=]\s*[\"']?(?P<secret>[A-Za-z0-9/+=]{30,})"
+        ),
+    ),
+    ("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b")),
+    ("slack-webhook", re.compile(r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]+")),
+    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+    (
+        "bearer-token",
+        re.compile(r"(?i)\b(?:bearer|token)\s+(?P<secret>[A-Za-z0-9\-._~+/]{12,}=*)"),
+    ),
+    (
+        "basic-auth",
+        re.compile(r"(?i)\bauthorization\s*[:=]\s*basic\s+(?P<secret>[A-Za-z0-9+/]{8,}=*)"),
+    ),
+    # scheme://user:password@host keeps the user and host, hides the password.
+    ("url-password", re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://[^/\s:@]+:(?P<secret>[^@\s/]+)@")),
+    (
+        "password",
+        re.compile(
+            r"(?i)[\w.-]*(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret)"
+            r"[\w.-]*[\"']?\s*[:=]\s*[\"']?(?!\[REDACTED)(?P<secret>[^\s\"',;&]{4,})"
+        ),
+    ),
+]
+
+
+def _replacer(name: str) -> Callable[[re.Match[str]], str]:
+    def replace(match: re.Match[str]) -> str:
+        placeholder = f"[REDACTED:{name}]"
+        if "secret" in match.re.groupindex and match.group("secret") is not None:
+            start, end = match.span("secret")
+            base = match.start()
+            text = match.group(0)
+            return text[: start - base] + placeholder + text[end - base :]
+        return placeholder
+
+    return replace
+
+
+_REPLACERS = [(pattern, _replacer(name)) for name, pattern in _RULES]
+
+# Cheap pre-check: most log lines contain none of these, and then no pattern can match.
+_HINTS = re.compile(
+    r"(?i)private key|gh[pousr]_|github_pat_|AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|aws|xox|hooks\.slack|eyJ|bearer|"
+    r"token|basic|://[^\s/@]*@|passw|pwd|secret|api.?key"
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret it recognises replaced by ``[REDACTED:<kind>]``."""
+    if not text or _HINTS.search(text) is None:
+        return text
+    for pattern, replace in _REPLACERS:
+        text = pattern.sub(replace, text)
+    return text
+
+
+def redact_value(value: Any) -> Any:
+    """Redact strings anywhere inside JSON-like data (dicts, lists, strings)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: redact_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redact_value(item) for item in value]
+    return value

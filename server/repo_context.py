@@ -1,0 +1,258 @@
+"""Repository context for an agent: the code around a failure, its history, blame and tests.
+
+Paths are guarded here, whichever face asks: relative to the repository root, no "..", nothing
+under .git/, and symlinks followed only while they stay inside the repository.
+"""
+
+from __future__ import annotations
+
+import difflib
+import posixpath
+import re
+from pathlib import Path, PurePosixPath
+
+from pydantic import BaseModel, Field
+
+from server import gitread
+from server.config import RepoConfig
+from server.errors import HealerError, NotFound, PathOutsideRepo
+from server.models import Incident, StackFrame
+from server.stacktrace import index_by_name, map_to_repo
+
+WINDOW = 25
+WHOLE_FILE_LINES = 120
+MAX_LINE_CHARS = 400
+_SYMLINK = "120000"
+_MAX_LINKS = 8
+
+
+class FileNotInRepo(NotFound):
+    def __init__(self, path: str, repo: str, suggestions: list[str]) -> None:
+        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"{path!r} does not exist in repository {repo!r} at its default branch.{hint}")
+        self.path = path
+
+
+class RepoUnavailable(HealerError):
+    status_code = 503
+
+
+class CommitRef(BaseModel):
+    sha: str
+    author: str
+    date: str
+    subject: str
+
+
+class BlameRange(BaseModel):
+    start_line: int
+    end_line: int
+    commit: str
+    author: str
+    summary: str
+
+
+class RepositoryContext(BaseModel):
+    """What an agent needs to change one file safely."""
+
+    repo: str
+    default_branch: str
+    commit: str = Field(description="The default branch's commit the content was read at.")
+    test_command: str | None
+    file_path: str | None = None
+    start_line: int | None = None
+    end_line: int | None = None
+    total_lines: int | None = None
+    content: str | None = Field(default=None, description="The window of the file, each line prefixed 'N| '.")
+    recent_commits: list[CommitRef] = Field(default_factory=list)
+    blame: list[BlameRange] = Field(default_factory=list)
+    related_tests: list[str] = Field(default_factory=list)
+    stack_frames: list[StackFrame] = Field(default_factory=list)
+    note: str | None = None
+
+
+def local_checkout(repo: RepoConfig, cache_root: Path) -> Path:
+    """Where to read a repository: its configured local clone, or the fixer's cached clone of its URL."""
+    if repo.path is not None:
+        if not (repo.path / ".git").exists() and not (repo.path / "HEAD").exists():
+            raise RepoUnavailable(
+                f"repository {repo.name!r}: {repo.path} is not a git repository; fix `path` in healer.toml"
+            )
+        return repo.path
+    cached = cache_root / repo.name / "cache.git"
+    if not cached.exists():
+        raise RepoUnavailable(
+            f"repository {repo.name!r} has not been cloned yet (it is cloned on the first fix); "
+            f"or set `path` to a local clone in healer.toml"
+        )
+    return cached
+
+
+def check_path(path: str) -> str:
+    """A normalized repository-relative path, or PathOutsideRepo saying why not."""
+    if not path or "\0" in path:
+        raise PathOutsideRepo(path, "it is empty or contains a NUL byte")
+    candidate = path.replace("\\", "/")
+    if candidate.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", candidate):
+        raise PathOutsideRepo(path, "absolute paths are not accepted")
+    parts = [part for part in candidate.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise PathOutsideRepo(path, "'..' would leave the repository")
+    if any(part.lower() == ".git" for part in parts):
+        raise PathOutsideRepo(path, "nothing under .git/ may be read or written")
+    if not parts:
+        raise PathOutsideRepo(path, "it names the repository root, not a file")
+    return "/".join(parts)
+
+
+def resolve_in_tree(path: str, tree: gitread.Tree, repo_dir: Path, repo_name: str) -> str:
+    """Follow symlinks inside the tree; refuse one that points outside the repository."""
+    current = check_path(path)
+    for _ in range(_MAX_LINKS):
+        parts = current.split("/")
+        for depth in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:depth])
+            if tree.modes.get(prefix) == _SYMLINK:
+                target = gitread.read_blob(repo_dir, tree.blobs[prefix]).decode(errors="replace")
+                if target.startswith("/"):
+                    raise PathOutsideRepo(path, f"{prefix} is a symlink to an absolute path outside the repository")
+                joined = posixpath.normpath(posixpath.join(posixpath.dirname(prefix), target))
+                if joined == ".." or joined.startswith("../"):
+                    raise PathOutsideRepo(path, f"{prefix} is a symlink that leaves the repository")
+                rest = parts[depth:]
+                current = check_path("/".join([joined, *rest]))
+                break
+        else:
+            if current not in tree.modes:
+                suggestions = difflib.get_close_matches(current, tree.paths, n=3, cutoff=0.6)
+                if not suggestions:
+                    name = PurePosixPath(current).name
+                    suggestions = [p for p in tree.paths if PurePosixPath(p).name == name][:3]
+                raise FileNotInRepo(current, repo_name, suggestions)
+            return current
+    raise PathOutsideRepo(path, "too many symlinks")
+
+
+_TEST_DIRS = ("tests/", "test/", "spec/", "__tests__/")
+
+
+def related_tests(path: str, tree: gitread.Tree, limit: int = 10) -> list[str]:
+    """Test files that by name or place belong to ``path``."""
+    stem = PurePosixPath(path).stem
+    names = {
+        f"test_{stem}.py",
+        f"{stem}_test.py",
+        f"{stem}_test.go",
+        f"{stem}.test.ts",
+        f"{stem}.test.js",
+        f"{stem}.spec.ts",
+        f"{stem}.spec.js",
+        f"{stem[:1].upper()}{stem[1:]}Test.java",
+        f"{stem}_spec.rb",
+    }
+    found = [p for p in tree.paths if PurePosixPath(p).name in names]
+    if len(found) < limit:
+        found += [
+            p
+            for p in tree.paths
+            if p not in found and stem in PurePosixPath(p).name and (p.startswith(_TEST_DIRS) or "/tests/" in p)
+        ]
+    return sorted(found)[:limit]
+
+
+def map_frames(frames: list[StackFrame], tree: gitread.Tree) -> list[StackFrame]:
+    index = index_by_name(tree.paths)
+    return [frame.model_copy(update={"repo_path": map_to_repo(frame.filename, tree.paths, index)}) for frame in frames]
+
+
+def frames_in_repo(repo: RepoConfig, frames: list[StackFrame], cache_root: Path) -> list[StackFrame]:
+    """Stack frames with ``repo_path`` filled where the repository has the file; unchanged if unreadable."""
+    try:
+        checkout = local_checkout(repo, cache_root)
+        commit = gitread.resolve_commit(checkout, repo.default_branch)
+        return map_frames(frames, gitread.tree(checkout, commit))
+    except HealerError:
+        return frames
+
+
+def _focus(incident: Incident, frames: list[StackFrame]) -> tuple[str | None, int | None]:
+    """The file and line most likely at fault: the innermost frame in the repo, else an affected file."""
+    for frame in reversed(frames):
+        if frame.repo_path and frame.in_app is not False:
+            return frame.repo_path, frame.lineno
+    if incident.affected_files:
+        return incident.affected_files[0], None
+    return None, None
+
+
+def build_context(
+    repo: RepoConfig,
+    cache_root: Path,
+    *,
+    file_path: str | None = None,
+    line: int | None = None,
+    incident: Incident | None = None,
+) -> RepositoryContext:
+    checkout = local_checkout(repo, cache_root)
+    commit = gitread.resolve_commit(checkout, repo.default_branch)
+    tree = gitread.tree(checkout, commit)
+    context = RepositoryContext(
+        repo=repo.name, default_branch=repo.default_branch, commit=commit, test_command=repo.test_command
+    )
+    if incident is not None:
+        context.stack_frames = map_frames(incident.stack_frames, tree)
+        if file_path is None:
+            file_path, focus_line = _focus(incident, context.stack_frames)
+            line = line if line is not None else focus_line
+    if file_path is None:
+        context.note = (
+            "no file_path given and the incident has no frame in this repository; "
+            "call again with file_path (a path relative to the repository root)"
+        )
+        return context
+    path = resolve_in_tree(file_path, tree, checkout, repo.name)
+    data = gitread.read_blob(checkout, tree.blobs[path])
+    context.file_path = path
+    context.recent_commits = [CommitRef(**vars(c)) for c in gitread.recent_commits(checkout, commit, path)]
+    context.related_tests = related_tests(path, tree)
+    if b"\0" in data[:8000]:
+        context.note = "binary file: content not shown"
+        return context
+    lines = data.decode(errors="replace").splitlines()
+    context.total_lines = len(lines)
+    if not lines:
+        context.note = "the file is empty"
+        return context
+    if line is not None and not 1 <= line <= len(lines):
+        context.note = f"line {line} is past the end of the file ({len(lines)} lines); showing the start"
+        line = None
+    if line is None:
+        start, end = 1, min(len(lines), WHOLE_FILE_LINES)
+    else:
+        start, end = max(1, line - WINDOW), min(len(lines), line + WINDOW)
+    width = len(str(end))
+    context.start_line, context.end_line = start, end
+    context.content = "\n".join(
+        f"{n:>{width}}| {text[:MAX_LINE_CHARS]}"
+        for n, text in zip(range(start, end + 1), lines[start - 1 : end], strict=True)
+    )
+    context.blame = _compact_blame(gitread.blame(checkout, commit, path, start, end))
+    return context
+
+
+def _compact_blame(lines: list[gitread.BlameLine]) -> list[BlameRange]:
+    ranges: list[BlameRange] = []
+    for item in lines:
+        if ranges and ranges[-1].commit == item.sha and ranges[-1].end_line == item.line - 1:
+            ranges[-1].end_line = item.line
+        else:
+            ranges.append(
+                BlameRange(
+                    start_line=item.line,
+                    end_line=item.line,
+                    commit=item.sha,
+                    author=item.author,
+                    summary=item.summary,
+                )
+            )
+    return ranges

@@ -1,0 +1,270 @@
+"""The incident store: the only place state lives, shared by every process through the database."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from server.clock import Clock, SystemClock
+from server.errors import HealerError, StoreUnavailable
+from server.models import (
+    FixOutcome,
+    Incident,
+    IncidentSummary,
+    IngestResult,
+    NewIncident,
+    Page,
+    Severity,
+    Status,
+    TimelineEvent,
+)
+from server.store import queries, writes
+from server.store.engine import WRITE, create_store_engine
+from server.store.migrate import ensure_schema
+from server.store.rows import public_id, to_incident
+from server.store.writer import GroupCommitter
+
+log = logging.getLogger(__name__)
+
+
+class Store:
+    """Incidents, their timelines and leases over one SQLAlchemy engine."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        clock: Clock | None = None,
+        lease_seconds: int = 900,
+        max_attempts: int = 3,
+    ) -> None:
+        self.engine = engine
+        self.clock: Clock = clock or SystemClock()
+        self.lease = timedelta(seconds=lease_seconds)
+        self.max_attempts = max_attempts
+        self._committer: GroupCommitter | None = None
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        clock: Clock | None = None,
+        synchronous: str = "FULL",
+        lease_seconds: int = 900,
+        max_attempts: int = 3,
+        migrate: bool = True,
+    ) -> Store:
+        engine = create_store_engine(url, synchronous=synchronous)
+        if migrate:
+            ensure_schema(engine)
+        return cls(engine, clock=clock, lease_seconds=lease_seconds, max_attempts=max_attempts)
+
+    def close(self) -> None:
+        if self._committer is not None:
+            self._committer.close()
+        self.engine.dispose()
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as connection:
+                yield connection
+        except OperationalError as exc:
+            raise StoreUnavailable(str(exc.orig)) from exc
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One transaction that takes the write lock up front; committed on a clean exit."""
+        try:
+            with self.engine.connect().execution_options(**WRITE) as connection, connection.begin():
+                yield connection
+        except OperationalError as exc:
+            raise StoreUnavailable(str(exc.orig)) from exc
+
+    @property
+    def committer(self) -> GroupCommitter:
+        if self._committer is None:
+            self._committer = GroupCommitter(self.engine)
+        return self._committer
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return True
+        except DBAPIError:
+            return False
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def get(self, incident_id: str) -> Incident:
+        with self.read() as connection:
+            return queries.get_incident(connection, incident_id)
+
+    def list_incidents(
+        self,
+        *,
+        status: list[Status] | None = None,
+        severity: list[Severity] | None = None,
+        service: str | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+    ) -> Page[IncidentSummary]:
+        with self.read() as connection:
+            return queries.list_incidents(
+                connection, status=status, severity=severity, service=service, cursor=cursor, limit=limit
+            )
+
+    def pending(
+        self,
+        *,
+        severity: Severity | None = None,
+        service: str | None = None,
+        cursor: str | None = None,
+        limit: int = 10,
+    ) -> Page[IncidentSummary]:
+        self.release_expired()
+        with self.read() as connection:
+            return queries.pending(
+                connection,
+                now=self.clock.now(),
+                severity=severity,
+                service=service,
+                cursor=cursor,
+                limit=limit,
+            )
+
+    def timeline(self, incident_id: str, *, after: int | None = None, limit: int = 500) -> list[TimelineEvent]:
+        with self.read() as connection:
+            return queries.timeline_of(connection, incident_id, after=after, limit=limit)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def ingest(
+        self, new: NewIncident, *, idempotency_key: str | None = None, request_hash: str | None = None
+    ) -> IngestResult:
+        with self.write() as connection:
+            return writes.ingest(
+                connection,
+                new,
+                now=self.clock.now(),
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+            )
+
+    async def ingest_grouped(
+        self, new: NewIncident, *, idempotency_key: str | None = None, request_hash: str | None = None
+    ) -> IngestResult:
+        """The same as ingest, sharing its commit with concurrent writers (for the REST hot path)."""
+        now = self.clock.now()
+
+        def work(connection: Connection) -> IngestResult:
+            return writes.ingest(connection, new, now=now, idempotency_key=idempotency_key, request_hash=request_hash)
+
+        try:
+            return await self.committer.run(work)
+        except OperationalError as exc:
+            raise StoreUnavailable(str(exc.orig)) from exc
+
+    def claim(self, incident_id: str, *, agent: str, lease_seconds: int | None = None) -> Incident:
+        lease = timedelta(seconds=lease_seconds) if lease_seconds else self.lease
+        with self.write() as connection:
+            row = writes.claim(connection, incident_id, agent=agent, now=self.clock.now(), lease=lease)
+            return to_incident(row)
+
+    def release(self, incident_id: str, *, agent: str, reason: str = "released by the agent") -> Incident:
+        with self.write() as connection:
+            row = queries.incident_row(connection, incident_id, for_update=True)
+            writes.require_holder(row, incident_id, agent)
+            row = writes.release(
+                connection, incident_id, now=self.clock.now(), actor=f"agent:{agent}", reason=reason, row=row
+            )
+            return to_incident(row)
+
+    def report_fix(
+        self,
+        incident_id: str,
+        *,
+        agent: str,
+        outcome: FixOutcome,
+        pr_url: str | None = None,
+        notes: str | None = None,
+    ) -> Incident:
+        with self.write() as connection:
+            row = writes.report_fix(
+                connection,
+                incident_id,
+                agent=agent,
+                outcome=outcome,
+                now=self.clock.now(),
+                max_attempts=self.max_attempts,
+                pr_url=pr_url,
+                notes=notes,
+            )
+            return to_incident(row)
+
+    def transition(
+        self,
+        incident_id: str,
+        to: Status,
+        *,
+        actor: str,
+        event: str | None = None,
+        detail: dict[str, Any] | None = None,
+        expect: set[Status] | None = None,
+        updates: dict[str, Any] | None = None,
+    ) -> Incident:
+        with self.write() as connection:
+            row = writes.transition(
+                connection,
+                incident_id,
+                to,
+                now=self.clock.now(),
+                actor=actor,
+                event=event,
+                detail=detail,
+                expect=expect,
+                updates=updates,
+            )
+            return to_incident(row)
+
+    def record(self, incident_id: str, *, actor: str, event: str, detail: dict[str, Any] | None = None) -> int:
+        with self.write() as connection:
+            row = queries.incident_row(connection, incident_id)
+            return writes.record_event(
+                connection,
+                row.pk,
+                now=self.clock.now(),
+                actor=actor,
+                event=event,
+                detail=detail,
+                trace_id=row.trace_id,
+            )
+
+    def release_expired(self) -> int:
+        """Give incidents whose lease ran out back to the queue; returns how many."""
+        now = self.clock.now()
+        with self.read() as connection:
+            expired = queries.expired_claims(connection, now)
+        released = 0
+        for row in expired:
+            ident = public_id(row)
+            try:
+                with self.write() as connection:
+                    current = queries.incident_row(connection, ident, for_update=True)
+                    if current.claim_expires_at is None or current.claim_expires_at > now:
+                        continue  # renewed meanwhile
+                    writes.release(connection, ident, now=now, actor="system", reason="lease expired", row=current)
+                    released += 1
+            except HealerError:  # another process released or renewed it first: fine
+                log.debug("lease of %s already released", ident, exc_info=True)
+        return released

@@ -1,0 +1,128 @@
+"""The database tables (SQLAlchemy Core), shared by the store and the Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+# BIGINT on PostgreSQL, INTEGER (the rowid alias that autoincrements) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored as naive UTC on every backend and handed back timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("pk", BigId, primary_key=True, autoincrement=True),
+    Column("fingerprint", String(64), nullable=False, index=True),
+    # Equal to fingerprint while the incident is open, NULL once closed: the unique index makes
+    # "one open incident per fingerprint" a database guarantee, even across replicas.
+    Column("open_fingerprint", String(64), nullable=True, unique=True),
+    Column("source", String(100), nullable=False),
+    Column("service", String(200), nullable=False),
+    Column("title", String(500), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("log_excerpt", Text, nullable=True),
+    Column("stack_frames", JSON, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("category", String(32), nullable=True),
+    Column("confidence", Float, nullable=True),
+    Column("summary", Text, nullable=True),
+    Column("suggested_fix", Text, nullable=True),
+    Column("affected_files", JSON, nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("repo", String(200), nullable=True),
+    Column("status", String(32), nullable=False),
+    # Position in the agents' queue: 5 - severity rank while the incident is claimable, NULL
+    # otherwise. With first_seen and pk it is one index, so "most severe, oldest first" is a
+    # range scan however many incidents are stored.
+    Column("queue_rank", Integer, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("occurrences", Integer, nullable=False, default=1),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    Column("claim_holder", String(200), nullable=True),
+    Column("claim_expires_at", UTCDateTime, nullable=True),
+    Column("not_before", UTCDateTime, nullable=True),
+    Column("branch", String(200), nullable=True),
+    Column("pr_url", String(500), nullable=True),
+    Column("pr_number", Integer, nullable=True),
+    Column("review_state", String(40), nullable=True),
+    Column("trace_id", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index("ix_incidents_status_pk", "status", "pk"),
+    Index("ix_incidents_queue", "queue_rank", "first_seen", "pk"),
+    Index("ix_incidents_service_queue", "service", "queue_rank", "first_seen", "pk"),
+    Index("ix_incidents_claim_expiry", "claim_expires_at"),
+    Index("ix_incidents_severity_pk", "severity", "pk"),
+)
+
+timeline = Table(
+    "timeline",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("incident_pk", BigId, ForeignKey("incidents.pk", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("trace_id", String(100), nullable=True),
+    Index("ix_timeline_incident_id", "incident_pk", "id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,156 @@
+"""The REST face in-process: intake answers, bad input, limits, auth, and an accurate OpenAPI schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from server.commands.serve import build_app
+from server.config import load_config
+from server.settings import Settings
+from server.store import Store
+from tests.conftest import FakeClock
+
+
+def make_client(home: Path, store: Store, **settings: Any) -> TestClient:
+    config = load_config(home / "healer.toml")
+    built = Settings(home=home, **settings)
+    return TestClient(build_app(built, config, store))
+
+
+@pytest.fixture
+def client(healer_home: Path, store: Store) -> Iterator[TestClient]:
+    with make_client(healer_home, store) as test_client:
+        yield test_client
+
+
+def test_post_answers_202_and_the_incident_is_readable(client: TestClient) -> None:
+    answer = client.post("/incidents", json={"service": "payments", "error": "pool exhausted", "severity": "critical"})
+    assert answer.status_code == 202
+    body = answer.json()
+    assert set(body) == {"id", "status", "trace_id", "duplicate", "occurrences"}
+    assert (body["status"], body["duplicate"]) == ("pending", False)
+    incident = client.get(f"/incidents/{body['id']}").json()
+    assert (incident["service"], incident["repo"], incident["severity"]) == ("payments", "payments", "critical")
+    timeline = client.get(f"/incidents/{body['id']}/timeline").json()
+    assert [e["event"] for e in timeline] == ["received", "triaged"]
+
+
+def test_duplicate_and_idempotency_key(client: TestClient) -> None:
+    body = {"service": "payments", "error": "pool exhausted", "severity": "high"}
+    first = client.post("/incidents", json=body, headers={"Idempotency-Key": "abc"}).json()
+    retry = client.post("/incidents", json=body, headers={"Idempotency-Key": "abc"}).json()
+    assert retry == first
+    repeat = client.post("/incidents", json=body).json()
+    assert (repeat["id"], repeat["duplicate"], repeat["occurrences"]) == (first["id"], True, 2)
+    other = client.post("/incidents", json={**body, "error": "x"}, headers={"Idempotency-Key": "abc"})
+    assert other.status_code == 409 and "different body" in other.json()["error"]["message"]
+
+
+def test_traceparent_sets_the_trace_id(client: TestClient) -> None:
+    header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    body = client.post("/incidents", json={"log": "ERROR x", "source": "otel"}, headers={"traceparent": header}).json()
+    assert body["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ({"service": "s", "error": "e", "severity": "urgent"}, "severity", "use critical, high, medium or low"),
+        ({"service": "s", "eror": "typo"}, "eror", "Extra inputs are not permitted"),
+        ({"service": "s"}, "error", "at least one of `error`, `log` or `title`"),
+        ({"service": "s", "error": "e", "labels": {"a": 1}}, "labels.a", "valid string"),
+        ({"service": "s", "error": "e", "repo": "nope"}, "repo", "configured repositories: payments"),
+        ([1, 2], "body", "valid dictionary"),
+    ],
+)
+def test_bad_input_is_422_naming_the_field(client: TestClient, body: object, field: str, reason: str) -> None:
+    answer = client.post("/incidents", json=body)
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["field"] == field and reason in error["message"]
+    assert client.get("/incidents").json()["items"] == []
+
+
+def test_invalid_json_is_422(client: TestClient) -> None:
+    answer = client.post("/incidents", content=b"{not json", headers={"content-type": "application/json"})
+    assert answer.status_code == 422 and "not valid JSON" in answer.json()["error"]["message"]
+
+
+def test_oversize_body_is_413_and_nothing_is_stored(healer_home: Path, store: Store) -> None:
+    with make_client(healer_home, store, max_body_bytes=2048) as small:
+        answer = small.post("/incidents", json={"service": "s", "log": "x" * 5000})
+        assert answer.status_code == 413 and "HEALER_MAX_BODY_BYTES" in answer.json()["error"]["message"]
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+            yield b'{"service": "s", "log": "'
+            for _ in range(10):
+                yield b"y" * 500
+            yield b'"}'
+
+        streamed = small.post("/incidents", content=chunks(), headers={"content-type": "application/json"})
+        assert streamed.status_code == 413
+        assert small.get("/incidents").json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    "path", ["/incidents/INC-20261122-0404", "/incidents/nonsense", "/incidents/INC-20261122-0404/timeline"]
+)
+def test_unknown_incident_is_404(client: TestClient, path: str) -> None:
+    answer = client.get(path)
+    assert answer.status_code == 404 and "get_pending_incidents" in answer.json()["error"]["message"]
+
+
+def test_list_filters_and_cursor(client: TestClient, clock: FakeClock) -> None:
+    for n in range(5):
+        client.post(
+            "/incidents", json={"service": "payments" if n % 2 else "web", "error": f"e{n}", "fingerprint": str(n)}
+        )
+        clock.advance(seconds=1)
+    page = client.get("/incidents", params={"limit": 2}).json()
+    assert len(page["items"]) == 2 and page["next_cursor"]
+    rest = client.get("/incidents", params={"limit": 10, "cursor": page["next_cursor"]}).json()
+    assert len(rest["items"]) == 3 and rest["next_cursor"] is None
+    web = client.get("/incidents", params={"service": "web"}).json()["items"]
+    assert {i["service"] for i in web} == {"web"} and len(web) == 3
+    assert client.get("/incidents", params={"status": "bogus"}).status_code == 422
+
+
+def test_bearer_token(healer_home: Path, store: Store) -> None:
+    with make_client(healer_home, store, api_token=SecretStr("s3cret-token")) as guarded:
+        assert guarded.get("/incidents").status_code == 401
+        assert guarded.get("/incidents", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        ok = guarded.get("/incidents", headers={"Authorization": "Bearer s3cret-token"})
+        assert ok.status_code == 200
+        assert guarded.get("/health").status_code == 200  # liveness stays open
+        denied = guarded.post("/mcp", json={})
+        assert denied.status_code == 401  # the MCP endpoint is behind the same token
+
+
+def _resolve(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    return {**schema, "components": spec["components"]} if "$ref" in str(schema) else schema
+
+
+def test_openapi_describes_what_the_server_answers(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    created = client.post("/incidents", json={"service": "payments", "error": "boom"})
+    iid = created.json()["id"]
+    calls = [
+        ("post", "/incidents", created, "202"),
+        ("get", "/incidents", client.get("/incidents"), "200"),
+        ("get", "/incidents/{incident_id}", client.get(f"/incidents/{iid}"), "200"),
+        ("get", "/incidents/{incident_id}/timeline", client.get(f"/incidents/{iid}/timeline"), "200"),
+        ("get", "/health", client.get("/health"), "200"),
+    ]
+    for method, path, response, status in calls:
+        assert response.status_code == int(status)
+        described = spec["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+        schema = {**described, "components": spec["components"]}
+        jsonschema.validate(response.json(), schema)
+    assert "Idempotency-Key" in str(spec["paths"]["/incidents"]["post"]["parameters"])

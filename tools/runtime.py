@@ -1,0 +1,54 @@
+"""What the MCP tools share: settings, healer.toml and the store, opened on first use.
+
+Agents spawn ``healer mcp`` often, so start-up imports nothing heavy: the store (SQLAlchemy)
+is opened by the first tool call that needs it, not when the process starts.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from server.config import HealerConfig, load_config
+from server.settings import Settings
+
+if TYPE_CHECKING:
+    from server.store import Store
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, config: HealerConfig | None = None, store: Store | None = None) -> None:
+        self.settings = settings
+        self._config = config
+        self._store = store
+        self._lock = threading.Lock()
+
+    @property
+    def config(self) -> HealerConfig:
+        if self._config is None:
+            self._config = load_config(self.settings.config_path)
+        return self._config
+
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                from server.store import Store
+
+                self._store = Store.open(
+                    self.settings.resolved_database_url,
+                    synchronous=self.settings.sqlite_synchronous,
+                    lease_seconds=self.settings.lease_seconds,
+                    max_attempts=self.settings.max_attempts,
+                )
+            return self._store
+
+    @cached_property
+    def cache_root(self) -> Path:
+        return self.settings.home / "workspaces"
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
