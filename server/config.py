@@ -5,8 +5,6 @@ file, the key and what was expected, e.g.
 ``/etc/healer.toml: repos.payments.test_command: expected a string, got 42``.
 """
 
-from __future__ import annotations
-
 import re
 import tomllib
 from pathlib import Path
@@ -43,7 +41,7 @@ class RepoConfig(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _one_location(self) -> RepoConfig:
+    def _one_location(self) -> "RepoConfig":
         if (self.path is None) == (self.url is None):
             raise ValueError("expected exactly one of `path` (a local clone) or `url` (a clone URL)")
         if self.forge == "github" and not self.github_repo:

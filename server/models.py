@@ -1,7 +1,5 @@
 """Domain models shared by the store, the REST face and the MCP face (pydantic only, cheap to import)."""
 
-from __future__ import annotations
-
 import re
 from datetime import datetime
 from enum import StrEnum
@@ -242,7 +240,7 @@ _ID_RE = re.compile(r"^INC-(\d{8})-(\d{4,})$")
 
 def format_incident_id(pk: int, created: datetime) -> str:
     """The public id: creation date plus the row number, e.g. INC-20261122-0042."""
-    return f"INC-{created:%Y%m%d}-{pk:04d}"
+    return f"INC-{created.year:04d}{created.month:02d}{created.day:02d}-{pk:04d}"
 
 
 def parse_incident_id(incident_id: str) -> tuple[str, int] | None:

@@ -64,16 +64,40 @@ def _replacer(name: str) -> Callable[[re.Match[str]], str]:
 
 _REPLACERS = [(pattern, _replacer(name)) for name, pattern in _RULES]
 
-# Cheap pre-check: most log lines contain none of these, and then no pattern can match.
-_HINTS = re.compile(
-    r"(?i)private key|gh[pousr]_|github_pat_|AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|aws|xox|hooks\.slack|eyJ|bearer|"
-    r"token|basic|://[^\s/@]*@|passw|pwd|secret|api.?key"
+# Cheap pre-check: most log lines contain none of these words, and then no pattern can match.
+# Plain substring tests on the lowered text cost a microsecond; one big regex costs fifty.
+_HINTS = (
+    "private key",
+    "gh",
+    "akia",
+    "asia",
+    "agpa",
+    "aida",
+    "aroa",
+    "anpa",
+    "anva",
+    "aipa",
+    "aws",
+    "xox",
+    "hooks.slack",
+    "eyj",
+    "bearer",
+    "token",
+    "basic",
+    "@",
+    "passw",
+    "pwd",
+    "secret",
+    "api",
 )
 
 
 def redact(text: str) -> str:
     """``text`` with every secret it recognises replaced by ``[REDACTED:<kind>]``."""
-    if not text or _HINTS.search(text) is None:
+    if not text:
+        return text
+    lowered = text.lower()
+    if not any(hint in lowered for hint in _HINTS):
         return text
     for pattern, replace in _REPLACERS:
         text = pattern.sub(replace, text)

@@ -4,8 +4,6 @@ Paths are guarded here, whichever face asks: relative to the repository root, no
 under .git/, and symlinks followed only while they stay inside the repository.
 """
 
-from __future__ import annotations
-
 import difflib
 import posixpath
 import re

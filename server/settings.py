@@ -1,7 +1,5 @@
 """Process settings from the environment (HEALER_ prefix), built once and passed down."""
 
-from __future__ import annotations
-
 import ipaddress
 from pathlib import Path
 from typing import Literal

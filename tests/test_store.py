@@ -32,7 +32,7 @@ def test_new_incident_is_stored_with_a_readable_id_and_timeline(store: Store) ->
         "high",
         "connection pool exhausted",
     )
-    assert [e.event for e in store.timeline(result.id)] == ["received", "triaged"]
+    assert [e.event for e in store.timeline(result.id)] == ["received"]
 
 
 def test_repeat_of_open_fingerprint_counts_an_occurrence(store: Store, clock: FakeClock) -> None:
@@ -163,7 +163,7 @@ def test_illegal_transition_names_the_state_and_leaves_the_row(store: Store) -> 
     with pytest.raises(InvalidTransition, match=r"is pending; it cannot move to merged\. From pending it may move to"):
         store.transition(incident.id, Status.merged, actor="human:ana")
     assert store.get(incident.id).status == Status.pending
-    assert [e.event for e in store.timeline(incident.id)] == ["received", "triaged"]
+    assert [e.event for e in store.timeline(incident.id)] == ["received"]
 
 
 @pytest.mark.parametrize(

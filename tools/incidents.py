@@ -1,7 +1,5 @@
 """MCP tools over incidents: find pending work, read one incident, claim it, report back."""
 
-from __future__ import annotations
-
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal

@@ -1,7 +1,5 @@
 """The MCP tool that shows an agent the code around a failure."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from mcp.server import MCPServer

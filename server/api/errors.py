@@ -33,12 +33,13 @@ async def _healer_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = []
+    invalid_json = any(error.get("type") in ("json_invalid",) for error in exc.errors())
     for error in exc.errors():
         field = _field_of(tuple(error.get("loc", ())))
         problems.append({"field": field, "reason": error.get("msg", "invalid")})
     first = problems[0] if problems else {"field": "body", "reason": "invalid"}
-    if first["reason"].startswith("JSON decode error"):
-        message = "the body is not valid JSON; send a JSON object with Content-Type: application/json"
+    if invalid_json or first["reason"].startswith("JSON decode error"):
+        message = f"the body is not valid JSON ({first['reason']}); send one JSON object"
     else:
         message = f"{first['field']}: {first['reason']}"
         if len(problems) > 1:

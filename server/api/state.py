@@ -18,10 +18,6 @@ class AppState:
     store: Store
 
 
-def app_state(request: Request) -> AppState:
+async def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.healer
     return state
-
-
-def store(request: Request) -> Store:
-    return app_state(request).store

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -26,6 +27,7 @@ from server.models import (
 )
 from server.store import queries, writes
 from server.store.engine import WRITE, create_store_engine
+from server.store.ingest import IngestRequest, ingest_batch, ingest_one
 from server.store.migrate import ensure_schema
 from server.store.rows import public_id, to_incident
 from server.store.writer import GroupCommitter
@@ -48,7 +50,8 @@ class Store:
         self.clock: Clock = clock or SystemClock()
         self.lease = timedelta(seconds=lease_seconds)
         self.max_attempts = max_attempts
-        self._committer: GroupCommitter | None = None
+        self._committer: GroupCommitter[IngestRequest, IngestResult] | None = None
+        self._committer_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -91,10 +94,11 @@ class Store:
             raise StoreUnavailable(str(exc.orig)) from exc
 
     @property
-    def committer(self) -> GroupCommitter:
-        if self._committer is None:
-            self._committer = GroupCommitter(self.engine)
-        return self._committer
+    def committer(self) -> GroupCommitter[IngestRequest, IngestResult]:
+        with self._committer_lock:
+            if self._committer is None:
+                self._committer = GroupCommitter(self.engine, batch=ingest_batch, single=ingest_one)
+            return self._committer
 
     def ping(self) -> bool:
         try:
@@ -152,26 +156,16 @@ class Store:
     def ingest(
         self, new: NewIncident, *, idempotency_key: str | None = None, request_hash: str | None = None
     ) -> IngestResult:
+        request = IngestRequest(new, self.clock.now(), idempotency_key, request_hash)
         with self.write() as connection:
-            return writes.ingest(
-                connection,
-                new,
-                now=self.clock.now(),
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
-            )
+            return ingest_one(connection, request)
 
     async def ingest_grouped(
         self, new: NewIncident, *, idempotency_key: str | None = None, request_hash: str | None = None
     ) -> IngestResult:
         """The same as ingest, sharing its commit with concurrent writers (for the REST hot path)."""
-        now = self.clock.now()
-
-        def work(connection: Connection) -> IngestResult:
-            return writes.ingest(connection, new, now=now, idempotency_key=idempotency_key, request_hash=request_hash)
-
         try:
-            return await self.committer.run(work)
+            return await self.committer.run(IngestRequest(new, self.clock.now(), idempotency_key, request_hash))
         except OperationalError as exc:
             raise StoreUnavailable(str(exc.orig)) from exc
 

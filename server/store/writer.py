@@ -1,122 +1,129 @@
-"""Group commit: concurrent writes share one durable commit, each isolated in its own savepoint.
+"""Group commit: concurrent writes share one durable commit.
 
-One fsync'd commit per request caps a SQLite server at the disk's sync rate. The writer
-thread takes every job waiting in its queue, runs each inside a SAVEPOINT of one
-transaction (a failing job rolls back alone), commits once, and only then resolves each
-job's future: a caller that gets a result knows its write is on disk.
+One fsync'd commit per request caps a SQLite server at the disk's sync rate. Requests waiting
+on the event loop are stored together by a batch function (a few statements for the whole
+batch) and committed once; each request is answered only after that commit, so a caller that
+gets a result knows its write is on disk. While a commit is being synced, the next batch
+gathers. When the database refuses a batch, the same requests are stored one by one, each in
+its own savepoint, so one bad request fails alone.
+
+On SQLite the statements run on the event loop thread itself and only the commit (the fsync,
+which releases the GIL) runs in a worker thread: handing every batch to another thread makes
+the two threads queue for the GIL at each statement, which costs more than the statements.
+On PostgreSQL the whole batch runs in a worker thread, since every statement waits on the network.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from server.store.engine import WRITE
+from server.store.engine import WRITE, is_sqlite
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
+P = TypeVar("P")
+R = TypeVar("R")
 
 
-@dataclass
-class _Job:
-    work: Callable[[Connection], Any]
-    future: Future[Any] = field(default_factory=Future)
+class GroupCommitter(Generic[P, R]):
+    """Batches the writes awaited on one event loop into shared commits."""
 
-
-_STOP = object()
-
-
-class GroupCommitter:
-    """A single writer thread that batches jobs into shared commits."""
-
-    def __init__(self, engine: Engine, *, max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        batch: Callable[[Connection, Sequence[P]], list[R | Exception]],
+        single: Callable[[Connection, P], R],
+        max_batch: int = 1024,
+    ) -> None:
         self._engine = engine
+        self._batch = batch
+        self._single = single
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="healer-group-commit", daemon=True)
-        self._started = False
-        self._lock = threading.Lock()
+        self._inline = is_sqlite(engine)
+        self._pending: list[tuple[P, asyncio.Future[R]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self.batches = 0
-        self.jobs = 0
+        self.requests = 0
 
-    def submit(self, work: Callable[[Connection], T]) -> Future[T]:
-        with self._lock:
-            if not self._started:
-                self._thread.start()
-                self._started = True
-        job = _Job(work)
-        self._queue.put(job)
-        return job.future
-
-    async def run(self, work: Callable[[Connection], T]) -> T:
-        """Await ``work``'s result; it is committed when this returns."""
-        return await asyncio.wrap_future(self.submit(work))
+    async def run(self, payload: P) -> R:
+        """Await the stored result; it is committed when this returns."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        self._pending.append((payload, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        return await future
 
     def close(self) -> None:
-        with self._lock:
-            if not self._started:
-                return
-        self._queue.put(_STOP)
-        self._thread.join(timeout=10)
+        """Nothing to stop: the flusher ends when no write is waiting."""
 
-    def _take_batch(self) -> tuple[list[_Job], bool]:
-        first = self._queue.get()
-        if first is _STOP:
-            return [], True
-        batch: list[_Job] = [first]  # type: ignore[list-item]
-        stop = False
-        while len(batch) < self._max_batch:
+    async def _flush(self) -> None:
+        while self._pending:
+            # One turn of the loop first, so requests already readable join this batch.
+            await asyncio.sleep(0)
+            jobs, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+            payloads = [payload for payload, _ in jobs]
             try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is _STOP:
-                stop = True
-                break
-            batch.append(item)  # type: ignore[arg-type]
-        return batch, stop
+                outcomes = await self._store(payloads)
+            except Exception as exc:  # the database itself is gone: every waiter hears it
+                log.exception("storing %d writes failed", len(jobs))
+                outcomes = [exc] * len(jobs)
+            self.batches += 1
+            self.requests += len(jobs)
+            for (_, future), outcome in zip(jobs, outcomes, strict=True):
+                if future.done():  # the caller went away (client disconnected)
+                    continue
+                if isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
 
-    def _run(self) -> None:
-        while True:
-            batch, stop = self._take_batch()
-            if batch:
-                self._commit(batch)
-            if stop:
-                return
-
-    def _commit(self, batch: list[_Job]) -> None:
-        outcomes: list[tuple[_Job, Any, BaseException | None]] = []
+    async def _store(self, payloads: list[P]) -> list[R | Exception]:
         try:
-            with self._engine.connect().execution_options(**WRITE) as connection, connection.begin():
-                for job in batch:
-                    savepoint = connection.begin_nested()
-                    try:
-                        value = job.work(connection)
-                    except Exception as exc:
-                        savepoint.rollback()
-                        outcomes.append((job, None, exc))
-                    else:
-                        savepoint.commit()
-                        outcomes.append((job, value, None))
-        except Exception as exc:
-            log.exception("group commit of %d writes failed", len(batch))
-            for job in batch:
-                if not job.future.done():
-                    job.future.set_exception(exc)
-            return
-        self.batches += 1
-        self.jobs += len(batch)
-        for job, value, error in outcomes:
-            if error is not None:
-                job.future.set_exception(error)
-            else:
-                job.future.set_result(value)
+            if self._inline:
+                return await self._inline_batch(payloads)
+            return await asyncio.to_thread(self._threaded_batch, payloads)
+        except Exception:
+            log.info("a batch of %d writes was refused; storing them one by one", len(payloads), exc_info=True)
+            return await asyncio.to_thread(self._one_by_one, payloads)
+
+    async def _inline_batch(self, payloads: list[P]) -> list[R | Exception]:
+        connection = self._engine.connect().execution_options(**WRITE)
+        try:
+            transaction = connection.begin()
+            try:
+                outcomes = self._batch(connection, payloads)
+            except BaseException:
+                transaction.rollback()
+                raise
+            await asyncio.to_thread(_commit, transaction)
+            return outcomes
+        finally:
+            connection.close()
+
+    def _threaded_batch(self, payloads: list[P]) -> list[R | Exception]:
+        with self._engine.connect().execution_options(**WRITE) as connection, connection.begin():
+            return self._batch(connection, payloads)
+
+    def _one_by_one(self, payloads: list[P]) -> list[R | Exception]:
+        outcomes: list[R | Exception] = []
+        with self._engine.connect().execution_options(**WRITE) as connection, connection.begin():
+            for payload in payloads:
+                savepoint = connection.begin_nested()
+                try:
+                    outcomes.append(self._single(connection, payload))
+                    savepoint.commit()
+                except Exception as exc:
+                    savepoint.rollback()
+                    outcomes.append(exc)
+        return outcomes
+
+
+def _commit(transaction: Any) -> None:
+    transaction.commit()

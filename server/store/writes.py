@@ -1,4 +1,4 @@
-"""Writing incidents: ingest with dedupe and idempotency, state transitions, leases, timeline events.
+"""Changing incidents: state transitions, leases, agents' reports and timeline events.
 
 Each function takes an open Connection inside a transaction, so callers compose several
 writes (a transition and its notification, say) into one commit.
@@ -10,17 +10,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from server import lifecycle
-from server.errors import ClaimConflict, Conflict, IdempotencyConflict, InvalidTransition
-from server.models import CLOSED_STATUSES, IngestResult, NewIncident, Severity, Status, format_incident_id
+from server.errors import ClaimConflict, Conflict, InvalidTransition
+from server.models import CLOSED_STATUSES, Severity, Status
 from server.store.queries import incident_row
-from server.store.rows import AnyRow, public_id
-from server.store.schema import idempotency_keys, incidents, timeline
-
-#: The route a new incident takes when nothing else decides: low severity is watched, not fixed.
-DEFAULT_MONITOR_SEVERITIES = frozenset({Severity.low})
+from server.store.rows import AnyRow
+from server.store.schema import incidents, timeline
 
 
 def record_event(
@@ -98,151 +94,6 @@ def transition(
         trace_id=current_row.trace_id,
     )
     return connection.execute(select(incidents).where(incidents.c.pk == current_row.pk)).one()
-
-
-def ingest(
-    connection: Connection,
-    new: NewIncident,
-    *,
-    now: datetime,
-    idempotency_key: str | None = None,
-    request_hash: str | None = None,
-    initial: Status | None = None,
-) -> IngestResult:
-    """Store a report: a new incident, or one more occurrence of the open one with its fingerprint."""
-    if idempotency_key is not None:
-        seen = connection.execute(
-            select(idempotency_keys.c.request_hash, idempotency_keys.c.response).where(
-                idempotency_keys.c.key == idempotency_key
-            )
-        ).first()
-        if seen is not None:
-            if seen.request_hash != request_hash:
-                raise IdempotencyConflict(idempotency_key)
-            return IngestResult.model_validate(seen.response)
-    result = _add_occurrence(connection, new, now=now)
-    if result is None:
-        savepoint = connection.begin_nested()
-        try:
-            result = _create(connection, new, now=now, initial=initial)
-            savepoint.commit()
-        except IntegrityError:
-            # Another process opened an incident with this fingerprint between our read and
-            # insert (possible on PostgreSQL): count ours as its occurrence instead.
-            savepoint.rollback()
-            result = _add_occurrence(connection, new, now=now)
-            if result is None:
-                raise
-    if idempotency_key is not None:
-        connection.execute(
-            insert(idempotency_keys).values(
-                key=idempotency_key,
-                request_hash=request_hash or "",
-                response=result.model_dump(mode="json"),
-                created_at=now,
-            )
-        )
-    return result
-
-
-def _add_occurrence(connection: Connection, new: NewIncident, *, now: datetime) -> IngestResult | None:
-    row = connection.execute(
-        select(
-            incidents.c.pk,
-            incidents.c.status,
-            incidents.c.trace_id,
-            incidents.c.occurrences,
-            incidents.c.created_at,
-        ).where(incidents.c.open_fingerprint == new.fingerprint)
-    ).first()
-    if row is None:
-        return None
-    occurrences = row.occurrences + 1
-    changed = connection.execute(
-        update(incidents)
-        .where(incidents.c.pk == row.pk, incidents.c.open_fingerprint == new.fingerprint)
-        .values(occurrences=incidents.c.occurrences + 1, last_seen=now, updated_at=now)
-    )
-    if changed.rowcount != 1:
-        return None
-    record_event(
-        connection,
-        row.pk,
-        now=now,
-        actor=new.actor,
-        event="occurrence",
-        detail={"occurrences": occurrences, "source": new.source, "report_trace_id": new.trace_id},
-        trace_id=row.trace_id,
-    )
-    return IngestResult(
-        id=public_id(row),
-        status=Status(row.status),
-        trace_id=row.trace_id,
-        duplicate=True,
-        occurrences=occurrences,
-    )
-
-
-def _create(connection: Connection, new: NewIncident, *, now: datetime, initial: Status | None) -> IngestResult:
-    if initial is not None:
-        status, route_reason = initial, "decided by the caller"
-    elif new.severity in DEFAULT_MONITOR_SEVERITIES:
-        status, route_reason = Status.monitoring, "low severity is monitored, not auto-fixed"
-    else:
-        status, route_reason = Status.pending, "default route: auto_fix"
-    pk = connection.execute(
-        insert(incidents)
-        .values(
-            fingerprint=new.fingerprint,
-            open_fingerprint=new.fingerprint,
-            source=new.source,
-            service=new.service,
-            title=new.title,
-            error=new.error,
-            log_excerpt=new.log_excerpt,
-            stack_frames=[frame.model_dump(exclude_none=True) for frame in new.stack_frames],
-            severity=new.severity.value,
-            affected_files=new.affected_files,
-            labels=new.labels,
-            repo=new.repo,
-            suggested_fix=new.suggested_fix,
-            status=status.value,
-            queue_rank=_queue_rank(status, new.severity.value),
-            attempts=0,
-            occurrences=1,
-            first_seen=now,
-            last_seen=now,
-            trace_id=new.trace_id,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(incidents.c.pk)
-    ).scalar_one()
-    record_event(
-        connection,
-        pk,
-        now=now,
-        actor=new.actor,
-        event="received",
-        detail={"source": new.source, "severity": new.severity.value, "service": new.service},
-        trace_id=new.trace_id,
-    )
-    # received -> triaged -> the route's state: both legs checked against the lifecycle table and
-    # recorded as one "triaged" event, so the hot path writes two timeline rows, not three.
-    lifecycle.check("new incident", Status.received, Status.triaged)
-    reason = lifecycle.check("new incident", Status.triaged, status)
-    record_event(
-        connection,
-        pk,
-        now=now,
-        actor="system",
-        event="triaged",
-        detail={"from": Status.received.value, "to": status.value, "reason": reason, "route": route_reason},
-        trace_id=new.trace_id,
-    )
-    return IngestResult(
-        id=format_incident_id(pk, now), status=status, trace_id=new.trace_id, duplicate=False, occurrences=1
-    )
 
 
 def claim(connection: Connection, incident_id: str, *, agent: str, now: datetime, lease: timedelta) -> AnyRow:

@@ -1,0 +1,24 @@
+"""The real REST app plus a no-op endpoint, the baseline the ingest benchmark compares against."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from server.commands.common import load
+from server.commands.serve import build_app
+from server.store import Store
+
+
+def create() -> FastAPI:
+    settings, config = load()
+    store = Store.open(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
+    app = build_app(settings, config, store)
+
+    @app.post("/_bench/noop", status_code=202)
+    async def noop(request: Request) -> JSONResponse:
+        # Reads the body like the real endpoint must, then answers without storing anything.
+        await request.body()
+        return JSONResponse({"id": "noop", "status": "pending", "trace_id": "0", "duplicate": False}, status_code=202)
+
+    return app
