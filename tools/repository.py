@@ -3,11 +3,13 @@
 from typing import Annotated
 
 from mcp.server import MCPServer
+from mcp.types import CallToolResult
 from pydantic import Field
 
 from server.repo_context import RepositoryContext, build_context
 from tools.errors import agent_errors
 from tools.incidents import READ_ONLY
+from tools.results import result
 from tools.runtime import Runtime
 
 
@@ -27,7 +29,7 @@ def register(mcp: MCPServer, runtime: Runtime) -> None:
                 max_length=40,
             ),
         ] = None,
-    ) -> RepositoryContext:
+    ) -> Annotated[CallToolResult, RepositoryContext]:
         """Read code at the repository's default branch: a numbered window of the file around the line,
         the recent commits that touched it, blame for the window, related test files, the default
         branch and the repository's test command.
@@ -37,4 +39,4 @@ def register(mcp: MCPServer, runtime: Runtime) -> None:
         with agent_errors():
             config = runtime.config.repo(repo)
             incident = runtime.store.get(incident_id) if incident_id else None
-            return build_context(config, runtime.cache_root, file_path=file_path, line=line, incident=incident)
+            return result(build_context(config, runtime.cache_root, file_path=file_path, line=line, incident=incident))

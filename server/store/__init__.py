@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -52,6 +52,7 @@ class Store:
         self.max_attempts = max_attempts
         self._committer: GroupCommitter[IngestRequest, IngestResult] | None = None
         self._committer_lock = threading.Lock()
+        self._last_reap: datetime | None = None
 
     @classmethod
     def open(
@@ -245,8 +246,15 @@ class Store:
             )
 
     def release_expired(self) -> int:
-        """Give incidents whose lease ran out back to the queue; returns how many."""
+        """Give incidents whose lease ran out back to the queue; returns how many.
+
+        Runs at most once a second per process: agents poll the queue, and a lease that
+        expired a second ago can wait a second to be offered again.
+        """
         now = self.clock.now()
+        if self._last_reap is not None and timedelta(0) <= now - self._last_reap < timedelta(seconds=1):
+            return 0
+        self._last_reap = now
         with self.read() as connection:
             expired = queries.expired_claims(connection, now)
         released = 0

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from server import lifecycle
 from server.errors import IdempotencyConflict
 from server.models import IngestResult, NewIncident, Severity, Status, format_incident_id
-from server.store.bulk import BulkInsert
+from server.store.driver import BulkInsert
 from server.store.schema import idempotency_keys, incidents, timeline
 
 #: Severities watched rather than fixed when nothing else decides the route.

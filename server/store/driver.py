@@ -1,9 +1,10 @@
-"""Multi-row inserts for the ingest hot path, handed straight to the database driver.
+"""Statements for the two hot paths (intake inserts, the agents' queue), handed straight to the driver.
 
-SQLAlchemy's executemany runs Python type processing for every value of every row; at the
-rates the intake must sustain that costs more than the database itself. These inserts do the
-same conversions once per value in plain code (timestamps to naive UTC, JSON to text) and pass
-the rows to the driver in one call. Everything else in the store goes through SQLAlchemy.
+SQLAlchemy runs Python type processing for every value of every row; at the rates the intake
+and the queue must sustain, that costs more than the database work itself. These statements are
+still written and compiled by SQLAlchemy, once per dialect, but values are converted in plain
+code (timestamps to naive UTC and back, JSON to text) and rows pass to and from the driver in
+one call. Everything else in the store goes through SQLAlchemy as usual.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table
+from sqlalchemy import JSON, Connection, Dialect, Select, Table
 
 from server.store.schema import UTCDateTime
 
@@ -35,6 +36,50 @@ def _json(value: Any) -> str:
     if not value:  # most labels and frame lists are empty
         return "[]" if isinstance(value, list) else "{}" if isinstance(value, dict) else json.dumps(value)
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def from_db_time(value: Any) -> datetime | None:
+    """A timestamp column as read by the driver (text on SQLite, naive UTC elsewhere), made aware."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    moment: datetime = value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+class RawSelect:
+    """A SELECT compiled once per dialect; rows come back as plain tuples, unprocessed."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, list[str] | None, dict[str, Any]]] = {}
+
+    def _compile(self, dialect: Dialect) -> tuple[str, list[str] | None, dict[str, Any]]:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect)
+            order = list(compiled.positiontup) if compiled.positiontup is not None else None
+            # Parameters the statement binds itself (SQLite's OFFSET 0 after a LIMIT, say).
+            defaults = {k: v for k, v in compiled.params.items() if v is not None}
+            found = (compiled.string, order, defaults)
+            self._compiled[dialect.name] = found
+        return found
+
+    def rows(self, connection: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        sql, order, defaults = self._compile(connection.dialect)
+        sqlite = connection.dialect.name == "sqlite"
+        values = defaults | {
+            k: (_sqlite_time(v) if sqlite else _to_naive_utc(v)) if isinstance(v, datetime) else v
+            for k, v in params.items()
+        }
+        # The DBAPI cursor itself: even exec_driver_sql costs more than this query on SQLite.
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, tuple(values[name] for name in order) if order is not None else values)
+            return [tuple(row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
 
 
 class BulkInsert:
