@@ -96,12 +96,17 @@ def http_auth_passes(headers: Headers, config: HttpAuthConfig) -> bool:
 def check_http_auth(headers: Headers, config: HttpAuthConfig) -> None:
     """Refuse the delivery when credentials are configured and the request carries none of them."""
     checks = config.http_checks()
-    if checks and not http_auth_passes(headers, config):
-        present = "an Authorization header" if "authorization" in headers else "no Authorization header"
-        raise SourceUnauthorized(
-            config.name,
-            f"expected the configured {' or '.join(checks)}; the request has {present} that matches none",
-        )
+    if not checks or http_auth_passes(headers, config):
+        return
+    absent = []
+    if (config.bearer_token is not None or config.basic_password is not None) and "authorization" not in headers:
+        absent.append("Authorization")
+    if config.header_secret is not None and config.header_name.lower() not in headers:
+        absent.append(config.header_name)
+    hint = f" (no {' or '.join(absent)} header was sent)" if absent else ""
+    raise SourceUnauthorized(
+        config.name, f"the request carries none of the configured credentials: {' or '.join(checks)}{hint}"
+    )
 
 
 def hmac_sha256_hex(secret: str, message: bytes) -> str:

@@ -65,6 +65,7 @@ class GrafanaWebhook(Payload):
     status: Literal["firing", "resolved"] | None = None
     alerts: list[GrafanaAlert]
     truncatedAlerts: int = 0
+    externalURL: str | None = None
     title: str | None = None
     message: str | None = None
     orgId: int | None = None
@@ -138,7 +139,7 @@ class GrafanaSource:
         alerts = []
         for alert, raw in zip(payload.alerts, body["alerts"], strict=True):
             links = nonempty_links(
-                source=alert.generatorURL,
+                source=payload.externalURL,
                 silence=alert.silenceURL,
                 dashboard=alert.dashboardURL,
                 panel=alert.panelURL,

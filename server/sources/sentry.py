@@ -384,11 +384,14 @@ class SentrySource:
         for key, value in (("project", project), ("environment", event.environment), ("rule", rule)):
             if value:
                 labels[key] = value
+        # Sentry's "Send Test Notification" sends its built-in sample event, tagged sample_event=yes.
+        sample = labels.get("sample_event") == "yes"
         return AlertEvent(
             source_name=config.name,
             source_type=self.type,
             identity=identity,
-            status=AlertStatus.firing,
+            status=AlertStatus.ignored if sample else AlertStatus.firing,
+            ignored_reason="a Sentry sample event (a test notification), not an error" if sample else None,
             service=resolve_service(config, (project,)),
             severity=self.severity.resolve(event.level, labels.get("level"), config=config),
             title=event.title or _error(event) or f"Sentry issue {identity}",
