@@ -89,9 +89,9 @@ def sns_url_problem(url: object, *, pem: bool) -> str | None:
 
 
 def envelope_type(message: Mapping[str, Any]) -> str | None:
-    """The SNS message Type when ``message`` looks like a signed SNS envelope, else None."""
+    """The SNS message Type when ``message`` looks like an SNS envelope (signed or not), else None."""
     kind = message.get("Type")
-    if isinstance(kind, str) and "Signature" in message and "TopicArn" in message:
+    if isinstance(kind, str) and "TopicArn" in message and "MessageId" in message:
         return kind
     return None
 
@@ -168,8 +168,10 @@ def verify_sns_message(
     signed = string_to_sign(message)
     if signed is None:
         raise refuse("lacks a field that SNS signs (Message, MessageId, Timestamp, TopicArn, Type...)")
+    if not message.get("Signature"):
+        raise refuse("has no Signature")
     try:
-        signature = base64.b64decode(str(message.get("Signature", "")), validate=True)
+        signature = base64.b64decode(str(message["Signature"]), validate=True)
     except (binascii.Error, ValueError):
         raise refuse("Signature is not base64") from None
     if certificates is None:
