@@ -13,7 +13,7 @@ from __future__ import annotations
 import builtins
 import re
 from collections.abc import Iterator
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -31,7 +31,7 @@ from server.sources.base import (
     resolve_service,
 )
 from server.sources.errors import PayloadInvalid
-from server.sources.payload import Payload, epoch_time, validate
+from server.sources.payload import Payload, epoch_time, json_type, validate
 
 #: Paste into the Datadog webhook's Payload field. Datadog substitutes each $VARIABLE.
 RECOMMENDED_PAYLOAD = """{
@@ -107,7 +107,7 @@ class DatadogWebhook(Payload):
     hostname: str | None = None
     link: str | None = None
     snapshot: str | None = None
-    tags: str | list[str] | None = None
+    tags: Any = None  # "$TAGS" is a comma-separated string; a hand-written body may send an array
     org: DatadogOrg | None = None
 
 
@@ -139,10 +139,21 @@ def _leading_groups(title: str) -> Iterator[str]:
         position = match.end()
 
 
-def _tags(*sources: str | list[str] | None) -> dict[str, str]:
+def _tags(*sources: object) -> dict[str, str]:
     tags: dict[str, str] = {}
-    for source in sources:
-        items = source.split(",") if isinstance(source, str) else (source or [])
+    for path, source in zip(("tags", "alert_scope"), sources, strict=False):
+        if source is None:
+            continue
+        if isinstance(source, str):
+            items = source.split(",")
+        elif isinstance(source, list) and all(isinstance(item, str) for item in source):
+            items = source
+        else:
+            raise PayloadInvalid(
+                path,
+                f"expected a comma-separated string or an array of strings, got {json_type(source)}",
+                source_type="datadog",
+            )
         for item in items:
             key, _, value = item.strip().partition(":")
             if key:

@@ -31,7 +31,7 @@ class PayloadInvalid(InvalidInput):
     """The body is not what this kind of monitor sends; ``path`` says where, e.g. ``alerts[0].labels``."""
 
     def __init__(self, path: str, reason: str, *, source_type: str | None = None) -> None:
-        what = f" (not a {source_type} webhook body)" if source_type else ""
+        what = f" ({source_type} webhook body)" if source_type else ""
         super().__init__(f"{path}: {reason}{what}", field=path)
         self.path = path
         self.reason = reason
