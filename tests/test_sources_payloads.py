@@ -529,3 +529,11 @@ def test_kestra_contract_fields() -> None:
         AlertStatus.resolved,
         "company.data",
     )
+
+
+def test_sentry_keeps_the_innermost_frames_of_a_deep_stack() -> None:
+    frames = [{"filename": f"app/f{n}.py", "lineno": n} for n in range(250)]
+    event = {"issue_id": "8", "stacktrace": {"frames": frames}}
+    alert = parse("sentry", {"action": "triggered", "data": {"event": event}}).alerts[0]
+    assert len(alert.stack_frames) == 200
+    assert (alert.stack_frames[0].filename, alert.stack_frames[-1].filename) == ("app/f50.py", "app/f249.py")

@@ -37,6 +37,9 @@ from server.sources.payload import Payload, epoch_time, validate
 _ISSUE_IN_URL = re.compile(r"/issues/(\d+)(?:/|$)")
 _PROJECT_IN_URL = re.compile(r"/projects/[^/]+/([^/]+)/")
 
+#: Frames kept per alert: the innermost ones (Sentry lists the most recent call last).
+MAX_FRAMES = 200
+
 
 class SentryConfig(SourceConfig):
     type: Literal["sentry"] = "sentry"
@@ -232,7 +235,7 @@ def _frames(event: SentryEvent) -> list[StackFrame]:
             in_app=frame.in_app,
             context_line=frame.context_line,
         )
-        for frame in chosen
+        for frame in chosen[-MAX_FRAMES:]
     ]
 
 

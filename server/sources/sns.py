@@ -4,7 +4,9 @@ SNS signs each HTTP(S) delivery with RSA PKCS#1 v1.5 (SignatureVersion 1: SHA1, 
 over ``key\\nvalue\\n`` pairs of documented fields, in a fixed order that depends on the
 message Type. The signing certificate is fetched from ``SigningCertURL``, which must be an
 https URL on an ``sns.<region>.amazonaws.com`` (or ``.amazonaws.com.cn``) host ending in
-``.pem``; the GET goes through an injected fetcher and its result is cached per URL.
+``.pem``; the GET goes through an injected fetcher and its result is cached per URL. Trust
+in the certificate comes from that fetch: the fetcher must verify TLS and not follow
+redirects. The certificate must also be valid at the time of the delivery.
 """
 
 from __future__ import annotations
