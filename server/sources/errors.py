@@ -1,0 +1,59 @@
+"""Errors of the monitor sources, rooted in ``server.errors.HealerError``.
+
+HealerError
+├── SourceUnauthorized        401: a configured check failed (which one, never the secret)
+├── CertificateUnavailable    503: the SNS signing certificate could not be fetched (SNS retries)
+├── NotFound
+│   └── SourceNotFound        404: no [sources.<name>] and no built-in type of that name
+└── InvalidInput
+    └── PayloadInvalid        422: the body is not what that source sends (names the JSON path)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from server.errors import HealerError, InvalidInput, NotFound
+
+
+class SourceUnauthorized(HealerError):
+    """The delivery failed a verification that the source's configuration asks for."""
+
+    status_code = 401
+
+    def __init__(self, source: str, check: str) -> None:
+        super().__init__(f"alert source {source!r} refused the delivery: {check}")
+        self.source = source
+        self.check = check
+
+
+class PayloadInvalid(InvalidInput):
+    """The body is not what this kind of monitor sends; ``path`` says where, e.g. ``alerts[0].labels``."""
+
+    def __init__(self, path: str, reason: str, *, source_type: str | None = None) -> None:
+        what = f" ({source_type} webhook body)" if source_type else ""
+        super().__init__(f"{path}: {reason}{what}", field=path)
+        self.path = path
+        self.reason = reason
+        self.source_type = source_type
+
+
+class SourceNotFound(NotFound):
+    def __init__(self, name: str, configured: Iterable[str]) -> None:
+        names = ", ".join(sorted(configured)) or "none"
+        super().__init__(
+            f"no alert source {name!r}; POST to /alerts/<name> with one of: {names} "
+            "(add [sources.<name>] with a `type` to healer.toml for another)"
+        )
+        self.name = name
+
+
+class CertificateUnavailable(HealerError):
+    """The SNS signing certificate could not be fetched; the delivery may succeed when retried."""
+
+    status_code = 503
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"could not fetch the SNS signing certificate {url}: {reason}; SNS retries the delivery")
+        self.url = url
+        self.reason = reason
