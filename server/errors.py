@@ -83,8 +83,7 @@ class InvalidInput(HealerError):
 class PathOutsideRepo(InvalidInput):
     def __init__(self, path: str, reason: str) -> None:
         super().__init__(
-            f"path {path!r} is refused: {reason}. Pass a path relative to the repository root, "
-            "such as app/db.py.",
+            f"path {path!r} is refused: {reason}. Pass a path relative to the repository root, such as app/db.py.",
             field="file_path",
         )
         self.path = path
