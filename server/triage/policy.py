@@ -179,6 +179,6 @@ def routing_policy(config: HealerConfig) -> RoutingPolicy:
         routing = RoutingConfig.model_validate(extra.get("routing", {}))
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = dotted(("routing", *first["loc"]))
+        key = dotted(("routing", *(part for part in first["loc"] if part != "[key]")))
         raise ConfigError(str(first["msg"]).removeprefix("Value error, "), file=source, key=key) from exc
     return compile_policy(routing, mapped_services(config))
