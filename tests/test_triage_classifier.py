@@ -275,7 +275,10 @@ def test_summary_template_fields() -> None:
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ({"name": "x", "category": "database", "patterns": ["ok", "(unclosed"]}, "patterns[1] '(unclosed' is not"),
+        (
+            {"name": "x", "category": "database", "patterns": ["ok", "(unclosed"]},
+            "patterns.1\n  Value error, '(unclosed' is not a valid regular expression",
+        ),
         ({"name": "x", "category": "database", "patterns": ["a"], "summary": "{oops}"}, "uses unknown ['oops']"),
         ({"name": "x", "category": "weather", "patterns": ["a"]}, "Input should be 'database'"),
         ({"name": "x", "category": "disk", "patterns": []}, "at least 1 item"),

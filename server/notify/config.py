@@ -17,7 +17,7 @@ dead_lettered = ["oncall", "audit"]
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -48,16 +48,16 @@ def error_key(prefix: str, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
     return (prefix, *parts)
 
 
-def notify_problems(config: NotifyConfig) -> list[tuple[tuple[int | str, ...], str]]:
+def notify_problems(
+    routes: Mapping[str, Sequence[str]], channels: Collection[str]
+) -> list[tuple[tuple[int | str, ...], str]]:
     """Cross-references pydantic cannot see: routes naming channels that do not exist."""
     problems: list[tuple[tuple[int | str, ...], str]] = []
-    known = ", ".join(sorted(config.channels)) or "none"
-    for kind, names in (config.routes or {}).items():
+    known = ", ".join(sorted(channels)) or "none"
+    for kind, names in routes.items():
         for index, name in enumerate(names):
-            if name not in config.channels:
-                problems.append(
-                    (("notify", "routes", kind.value, index), f"no channel named {name!r}; channels: {known}")
-                )
+            if name not in channels:
+                problems.append((("notify", "routes", kind, index), f"no channel named {name!r}; channels: {known}"))
     return problems
 
 
@@ -71,7 +71,8 @@ def load_notify(healer: HealerConfig, environ: Mapping[str, str]) -> NotifyConfi
         first = exc.errors()[0]
         key = dotted(error_key("notify", first["loc"]))
         raise ConfigError(str(first["msg"]).removeprefix("Value error, "), file=source, key=key) from exc
-    for path, message in notify_problems(config):
+    routes = {kind.value: names for kind, names in (config.routes or {}).items()}
+    for path, message in notify_problems(routes, config.channels):
         raise ConfigError(message, file=source, key=dotted(path))
     resolved: dict[str, Any] = {}
     for name, channel in config.channels.items():

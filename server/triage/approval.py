@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.triage.rules import Regex
 
 DEFAULT_PATHS: tuple[str, ...] = (
     "**/auth/**",
@@ -40,21 +42,9 @@ class ApprovalPolicy(BaseModel):
     group_members: dict[str, tuple[str, ...]] = Field(default_factory=dict, description="group -> user names")
     expiry_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     paths: tuple[str, ...] = Field(default=DEFAULT_PATHS, description="Globs; a change touching one needs approval.")
-    diff_patterns: tuple[str, ...] = Field(
+    diff_patterns: tuple[Regex, ...] = Field(
         default=DEFAULT_DIFF_PATTERNS, description="Regexes searched in added lines; a hit needs approval."
     )
-
-    @field_validator("diff_patterns")
-    @classmethod
-    def _patterns_compile(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
-        for index, pattern in enumerate(patterns):
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(
-                    f"diff_patterns[{index}] {pattern!r} is not a valid regular expression: {exc}"
-                ) from exc
-        return patterns
 
     @property
     def expiry(self) -> timedelta:

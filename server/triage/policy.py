@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from server.config import HealerConfig
 from server.errors import ConfigError
@@ -76,6 +76,13 @@ class RoutingRule(BaseModel):
     automation: Automation | None = Field(default=None, description="Lowers the service's level, never raises it.")
     notify: tuple[str, ...] = Field(default=(), description="Channels told about the incident, besides routes.")
     continue_: bool = Field(default=False, alias="continue")
+
+    @field_validator("cel")
+    @classmethod
+    def _cel_compiles(cls, source: str | None) -> str | None:
+        if source is not None:
+            Expression(source)  # ExpressionError is a ValueError: pydantic reports it at this key
+        return source
 
     @model_validator(mode="after")
     def _route_unless_continue(self) -> RoutingRule:

@@ -12,8 +12,9 @@ import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from server.models import Category, Severity
 from server.triage.facts import TextField
@@ -22,6 +23,18 @@ from server.triage.prefilter import Literals, required_literals
 #: Placeholders a summary template may use.
 SUMMARY_FIELDS: frozenset[str] = frozenset({"service", "title", "match", "category", "rule", "error_line", "source"})
 DEFAULT_FIELDS: tuple[TextField, ...] = ("title", "error", "log", "stack")
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc
+    return pattern
+
+
+#: A string that must compile as a Python regular expression; errors point at the item.
+Regex = Annotated[str, AfterValidator(_compiles)]
 
 
 class TriageRule(BaseModel):
@@ -33,7 +46,7 @@ class TriageRule(BaseModel):
         pattern=r"^[a-z0-9][a-z0-9._-]{0,79}$", description="Unique; equal to a shipped name replaces it."
     )
     category: Category
-    patterns: tuple[str, ...] = Field(min_length=1, description="Regular expressions (Python syntax).")
+    patterns: tuple[Regex, ...] = Field(min_length=1, description="Regular expressions (Python syntax).")
     fields: tuple[TextField, ...] = Field(default=DEFAULT_FIELDS, min_length=1)
     severity: Severity | None = Field(default=None, description="Overrides the reported severity when set.")
     summary: str | None = Field(
@@ -44,16 +57,6 @@ class TriageRule(BaseModel):
     confidence: float = Field(default=0.8, gt=0.0, le=1.0)
     case_sensitive: bool = False
     enabled: bool = True
-
-    @field_validator("patterns")
-    @classmethod
-    def _patterns_compile(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
-        for index, pattern in enumerate(patterns):
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"patterns[{index}] {pattern!r} is not a valid regular expression: {exc}") from exc
-        return patterns
 
     @field_validator("summary")
     @classmethod
