@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -10,9 +11,9 @@ from pydantic import ValidationError
 
 from server.config import parse_config
 from server.errors import ConfigError
-from server.models import Category, Severity
+from server.models import Category, Incident, Severity, StackFrame, Status
 from server.triage.classifier import Verdict
-from server.triage.facts import IncidentFacts
+from server.triage.facts import IncidentFacts, facts_of
 from server.triage.matchers import Matcher, MatcherError, Op, parse_matcher
 from server.triage.policy import Automation, Route, RoutingConfig, compile_policy, routing_policy
 from server.triage.routing import (
@@ -378,3 +379,34 @@ def test_matcher_strings_refused(text: str) -> None:
 def test_matcher_text_round_trips() -> None:
     for matcher in (Matcher(name="title", op=Op.eq, value='a"b\\c'), Matcher(name="t", op=Op.regex, value=r"\d+\.x")):
         assert parse_matcher(matcher.text) == matcher
+
+
+def test_routes_a_stored_incident_as_well_as_facts() -> None:
+    seen = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    stored = Incident(
+        id="INC-20261122-0042",
+        fingerprint="f",
+        source="sentry",
+        service="payments",
+        title="OperationalError",
+        error="FATAL: password authentication failed",
+        stack_frames=[StackFrame(filename="app/db.py", lineno=42, function="connect", context_line="  pool.get()  ")],
+        severity=Severity.high,
+        category=Category.auth,
+        labels={"env": "prod"},
+        status=Status.triaged,
+        first_seen=seen,
+        last_seen=seen,
+        trace_id="t",
+        updated_at=seen,
+        occurrences=7,
+    )
+    facts = facts_of(stored)
+    assert (facts.stack, facts.category, facts.occurrences, facts.log) == (
+        "connect (app/db.py:42)\n    pool.get()",
+        Category.auth,
+        7,
+        "",
+    )
+    rules = rule("'category=\"auth\"'", cel='occurrences > 5 && labels.env == "prod"', route="approval")
+    assert explain(stored, policy(rules)).route is Route.approval
