@@ -280,6 +280,11 @@ def test_summary_template_fields() -> None:
             "patterns.1\n  Value error, '(unclosed' is not a valid regular expression",
         ),
         ({"name": "x", "category": "database", "patterns": ["a"], "summary": "{oops}"}, "uses unknown ['oops']"),
+        # a format spec could pad a summary to gigabytes
+        (
+            {"name": "x", "category": "database", "patterns": ["a"], "summary": "{service:>999999999}"},
+            "take no format spec or conversion",
+        ),
         ({"name": "x", "category": "weather", "patterns": ["a"]}, "Input should be 'database'"),
         ({"name": "x", "category": "disk", "patterns": []}, "at least 1 item"),
         ({"name": "x", "category": "disk", "patterns": ["a"], "fields": ["body"]}, "Input should be 'title'"),

@@ -118,6 +118,7 @@ class RuleClassifier:
             confidence -= 0.15
         confidence = round(max(0.05, min(0.99, confidence)), 2)
         matched = one_line(best.text, MATCH_MAX)
+        first_lines = (facts.error or facts.title).strip().splitlines()
         fields = _SafeFields(
             service=facts.service,
             source=facts.source,
@@ -125,9 +126,7 @@ class RuleClassifier:
             match=matched,
             category=rule.category.value,
             rule=rule.name,
-            error_line=one_line(
-                (facts.error or facts.title).splitlines()[0] if (facts.error or facts.title) else "", 120
-            ),
+            error_line=one_line(first_lines[0], 120) if first_lines else "",
         )
         template = rule.summary or "{category}: {match}"
         summary = one_line(template.format_map(fields), SUMMARY_MAX)

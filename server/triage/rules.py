@@ -64,9 +64,12 @@ class TriageRule(BaseModel):
         if template is None:
             return None
         try:
-            names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+            parsed = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)]
         except ValueError as exc:
             raise ValueError(f"summary template is malformed: {exc}") from exc
+        if any(name is not None and (spec or conversion) for name, spec, conversion in parsed):
+            raise ValueError("summary template placeholders take no format spec or conversion: write {service}")
+        names = {name for name, _, _ in parsed if name is not None}
         unknown = names - SUMMARY_FIELDS
         if unknown:
             allowed = ", ".join("{" + name + "}" for name in sorted(SUMMARY_FIELDS))
