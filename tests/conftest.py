@@ -92,6 +92,16 @@ def store(db_url: str, clock: FakeClock) -> Iterator[Store]:
     opened.close()
 
 
+def wait_until_triaged(url: str, incident_id: str, *, headers: dict[str, str] | None = None) -> dict[str, object]:
+    """The incident once the server's triage worker has routed it (it is `received` until then)."""
+    deadline = time.monotonic() + 15
+    while True:
+        incident: dict[str, object] = httpx.get(f"{url}/incidents/{incident_id}", headers=headers, timeout=5).json()
+        if incident["status"] not in ("received", "triaged") or time.monotonic() > deadline:
+            return incident
+        time.sleep(0.02)
+
+
 def git(cwd: Path, *args: str) -> str:
     env = {
         **os.environ,

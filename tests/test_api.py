@@ -15,13 +15,15 @@ from server.commands.serve import build_app
 from server.config import load_config
 from server.settings import Settings
 from server.store import Store
+from server.triage.worker import triage_received
 from tests.conftest import FakeClock
 
 
 def make_client(home: Path, store: Store, **settings: Any) -> TestClient:
     config = load_config(home / "healer.toml")
     built = Settings(home=home, **settings)
-    return TestClient(build_app(built, config, store))
+    # No background triage: each test triages when it wants to, so what it reads is deterministic.
+    return TestClient(build_app(built, config, store, run_triage=False))
 
 
 @pytest.fixture
@@ -35,11 +37,13 @@ def test_post_answers_202_and_the_incident_is_readable(client: TestClient) -> No
     assert answer.status_code == 202
     body = answer.json()
     assert set(body) == {"id", "status", "trace_id", "duplicate", "occurrences"}
-    assert (body["status"], body["duplicate"]) == ("pending", False)
+    assert (body["status"], body["duplicate"]) == ("received", False)
+    triage_received(client.app.state.healer.store)  # type: ignore[attr-defined]
     incident = client.get(f"/incidents/{body['id']}").json()
+    assert incident["status"] == "pending"
     assert (incident["service"], incident["repo"], incident["severity"]) == ("payments", "payments", "critical")
     timeline = client.get(f"/incidents/{body['id']}/timeline").json()
-    assert [e["event"] for e in timeline] == ["received"]
+    assert [e["event"] for e in timeline] == ["received", "triaged", "pending"]
 
 
 def test_duplicate_and_idempotency_key(client: TestClient) -> None:

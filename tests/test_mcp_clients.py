@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import HEALER, REPO_ROOT, ServerProcess
+from tests.conftest import HEALER, REPO_ROOT, ServerProcess, wait_until_triaged
 
 INSPECTOR = "@modelcontextprotocol/inspector@0.18.0"
 CONFORMANCE = "@modelcontextprotocol/conformance@0.1.16"
@@ -51,6 +51,7 @@ def inspector(env: dict[str, str], *args: str) -> dict[str, object]:
 
 def test_inspector_lists_and_calls_tools_over_stdio(server: ServerProcess) -> None:
     created = httpx.post(f"{server.url}/incidents", json={"service": "payments", "error": "pool exhausted"}).json()
+    wait_until_triaged(server.url, created["id"])
     listed = inspector(server.env, "--method", "tools/list")
     names = {tool["name"] for tool in listed["tools"]}  # type: ignore[attr-defined]
     assert {"get_pending_incidents", "claim_incident", "get_repository_context"} <= names

@@ -9,7 +9,7 @@ import httpx
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import healer_env, start_server
+from tests.conftest import healer_env, start_server, wait_until_triaged
 from tests.mcp_client import structured
 
 INIT = {
@@ -28,6 +28,7 @@ def test_http_mcp_shares_the_store_and_the_token(healer_home: Path, tmp_path: Pa
     try:
         created = httpx.post(f"{server.url}/incidents", json={"service": "payments", "error": "boom"}, headers=auth)
         assert created.status_code == 202
+        wait_until_triaged(server.url, created.json()["id"], headers=auth)
         assert httpx.post(f"{server.url}/mcp", json=INIT, headers=HEADERS).status_code == 401
         rebinding = httpx.post(f"{server.url}/mcp", json=INIT, headers={**HEADERS, **auth, "Host": "evil.example:80"})
         assert rebinding.status_code == 421 or rebinding.status_code == 403

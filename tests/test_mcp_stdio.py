@@ -8,7 +8,7 @@ import subprocess
 
 import httpx
 
-from tests.conftest import HEALER, ServerProcess
+from tests.conftest import HEALER, ServerProcess, wait_until_triaged
 from tests.mcp_client import error_text, stdio_session, structured
 
 PY_TRACE = """Traceback (most recent call last):
@@ -20,9 +20,12 @@ RuntimeError: pool exhausted"""
 
 
 def post(server: ServerProcess, **body: object) -> dict[str, object]:
+    """POST an incident and wait until the server has triaged it into the agents' queue."""
     answer = httpx.post(f"{server.url}/incidents", json=body, timeout=10)
     assert answer.status_code == 202, answer.text
-    return answer.json()  # type: ignore[no-any-return]
+    created: dict[str, object] = answer.json()
+    assert wait_until_triaged(server.url, str(created["id"]))["status"] == "pending"
+    return created
 
 
 def test_agent_lists_reads_claims_and_reports_what_rest_posted(server: ServerProcess) -> None:

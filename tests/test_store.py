@@ -7,8 +7,9 @@ import pytest
 from server.config import HealerConfig
 from server.errors import ClaimConflict, IdempotencyConflict, IncidentNotFound, InvalidInput, InvalidTransition
 from server.intake import normalize
-from server.models import IncidentIn, Status
+from server.models import IncidentIn, IngestResult, Status
 from server.store import Store
+from server.triage.worker import triage_received
 from tests.conftest import FakeClock
 
 
@@ -18,8 +19,20 @@ def report(**fields: object) -> IncidentIn:
     return IncidentIn.model_validate(base)
 
 
-def ingest(store: Store, **fields: object):  # type: ignore[no-untyped-def]
-    return store.ingest(normalize(report(**fields), HealerConfig()))
+def ingest(store: Store, **fields: object) -> IngestResult:
+    """Store a report and let triage route it, as the server's triage worker does."""
+    result = store.ingest(normalize(report(**fields), HealerConfig()))
+    triage_received(store)
+    return result.model_copy(update={"status": store.get(result.id).status})
+
+
+def test_new_incident_is_received_then_triaged(store: Store) -> None:
+    stored = store.ingest(normalize(report(), HealerConfig()))
+    assert stored.status == Status.received  # what a 202 says: committed, not yet routed
+    assert store.pending().items == []  # agents never see untriaged work
+    assert triage_received(store) == 1
+    assert store.get(stored.id).status == Status.pending
+    assert triage_received(store) == 0
 
 
 def test_new_incident_is_stored_with_a_readable_id_and_timeline(store: Store) -> None:
@@ -32,7 +45,7 @@ def test_new_incident_is_stored_with_a_readable_id_and_timeline(store: Store) ->
         "high",
         "connection pool exhausted",
     )
-    assert [e.event for e in store.timeline(result.id)] == ["received"]
+    assert [e.event for e in store.timeline(result.id)] == ["received", "triaged", "pending"]
 
 
 def test_repeat_of_open_fingerprint_counts_an_occurrence(store: Store, clock: FakeClock) -> None:
@@ -163,7 +176,7 @@ def test_illegal_transition_names_the_state_and_leaves_the_row(store: Store) -> 
     with pytest.raises(InvalidTransition, match=r"is pending; it cannot move to merged\. From pending it may move to"):
         store.transition(incident.id, Status.merged, actor="human:ana")
     assert store.get(incident.id).status == Status.pending
-    assert [e.event for e in store.timeline(incident.id)] == ["received"]
+    assert [e.event for e in store.timeline(incident.id)] == ["received", "triaged", "pending"]
 
 
 @pytest.mark.parametrize(

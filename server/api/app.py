@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -19,14 +19,14 @@ ROUTERS = [health.router, incidents.router]
 def create_app(
     state: AppState,
     *,
-    extra_lifespans: list[Callable[[], AbstractAsyncContextManager[None]]] | None = None,
+    extra_lifespans: Sequence[Callable[[], AbstractAsyncContextManager[None]]] = (),
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         from contextlib import AsyncExitStack
 
         async with AsyncExitStack() as stack:
-            for enter in extra_lifespans or []:
+            for enter in extra_lifespans:
                 await stack.enter_async_context(enter())
             yield
         state.store.close()

@@ -85,6 +85,8 @@ async def create_incident(request: Request) -> Response:
     new = normalize(report, state.config, trace_id=trace_id_from_traceparent(request.headers.get("traceparent")))
     request_hash = hashlib.sha256(body).hexdigest() if idempotency_key else None
     result = await state.store.ingest_grouped(new, idempotency_key=idempotency_key, request_hash=request_hash)
+    if not result.duplicate and state.triage is not None:
+        state.triage.wake()
     return Response(result.model_dump_json(), status_code=202, media_type="application/json")
 
 

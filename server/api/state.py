@@ -9,6 +9,7 @@ from fastapi import Request
 from server.config import HealerConfig
 from server.settings import Settings
 from server.store import Store
+from server.triage.worker import TriageWorker
 
 
 @dataclass
@@ -16,6 +17,7 @@ class AppState:
     settings: Settings
     config: HealerConfig
     store: Store
+    triage: TriageWorker | None = None
 
 
 async def app_state(request: Request) -> AppState:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from server.commands.common import fail, load
 from server.settings import Settings, is_loopback
@@ -34,16 +38,24 @@ def allowed_hosts(host: str, port: int, settings: Settings) -> tuple[list[str], 
 
 
 def build_app(
-    settings: Settings, config: HealerConfig, store: Store, *, host: str = "127.0.0.1", port: int = 8080
+    settings: Settings,
+    config: HealerConfig,
+    store: Store,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    run_triage: bool = True,
 ) -> FastAPI:
     from mcp.server.transport_security import TransportSecuritySettings
 
     from server.api.app import create_app
     from server.api.state import AppState
+    from server.triage.worker import TriageWorker
     from tools.runtime import Runtime
     from tools.server import build_server
 
     mcp = build_server(Runtime(settings, config=config, store=store))
+    triage = TriageWorker(store) if run_triage else None
     hosts, origins = allowed_hosts(host, port, settings)
     mcp_app = mcp.streamable_http_app(
         streamable_http_path="/mcp",
@@ -53,9 +65,24 @@ def build_app(
         host=host,
         max_request_body_size=settings.max_body_bytes,
     )
-    app = create_app(AppState(settings=settings, config=config, store=store), extra_lifespans=[mcp.session_manager.run])
+    app = create_app(
+        AppState(settings=settings, config=config, store=store, triage=triage),
+        extra_lifespans=[mcp.session_manager.run] + ([lambda: background(triage.run)] if triage else []),
+    )
     app.router.routes.extend(mcp_app.routes)
     return app
+
+
+@asynccontextmanager
+async def background(job: Callable[[], Coroutine[Any, Any, None]]) -> AsyncIterator[None]:
+    """Run ``job`` for as long as the app runs; cancel it on shutdown."""
+    task = asyncio.get_running_loop().create_task(job())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,12 +18,9 @@ from sqlalchemy.exc import IntegrityError
 
 from server import lifecycle
 from server.errors import IdempotencyConflict
-from server.models import IngestResult, NewIncident, Severity, Status, format_incident_id
+from server.models import IngestResult, NewIncident, Status, format_incident_id
 from server.store.driver import BulkInsert
 from server.store.schema import idempotency_keys, incidents, timeline
-
-#: Severities watched rather than fixed when nothing else decides the route.
-DEFAULT_MONITOR_SEVERITIES = frozenset({Severity.low})
 
 
 @dataclass(frozen=True)
@@ -92,12 +89,10 @@ _BUMP = (
 
 
 def route(new: NewIncident, initial: Status | None) -> tuple[Status, str]:
-    """Where a new incident goes when it is created, and why."""
+    """The state a new incident is stored in: received, for the triage worker to route."""
     if initial is not None:
         return initial, "decided by the caller"
-    if new.severity in DEFAULT_MONITOR_SEVERITIES:
-        return Status.monitoring, "low severity is monitored, not auto-fixed"
-    return Status.pending, "default route: auto_fix"
+    return Status.received, "waiting for triage"
 
 
 def _incident_values(new: NewIncident, status: Status, now: datetime) -> dict[str, Any]:
@@ -129,25 +124,17 @@ def _incident_values(new: NewIncident, status: Status, now: datetime) -> dict[st
 
 
 def _creation_event(pk: int, new: NewIncident, status: Status, why: str, now: datetime) -> dict[str, Any]:
-    # received -> triaged -> the route's state happen in one step at creation: both legs are
-    # checked against the lifecycle table and recorded in the one "received" row.
-    lifecycle.check("new incident", Status.received, Status.triaged)
-    reason = lifecycle.check("new incident", Status.triaged, status)
+    detail: dict[str, Any] = {"source": new.source, "severity": new.severity.value, "service": new.service}
+    if status != Status.received:
+        # Created straight into another state (a caller that routed it): both legs checked.
+        lifecycle.check("new incident", Status.received, Status.triaged)
+        detail |= {"to": status.value, "reason": lifecycle.check("new incident", Status.triaged, status), "route": why}
     return {
         "incident_pk": pk,
         "at": now,
         "actor": new.actor,
         "event": "received",
-        "detail": {
-            "source": new.source,
-            "severity": new.severity.value,
-            "service": new.service,
-            "from": Status.received.value,
-            "via": Status.triaged.value,
-            "to": status.value,
-            "reason": reason,
-            "route": why,
-        },
+        "detail": detail,
         "trace_id": new.trace_id,
     }
 

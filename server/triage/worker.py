@@ -1,0 +1,99 @@
+"""The triage worker: moves received incidents through triage to their route, off the intake path.
+
+Intake only stores what arrived (a 202 means it is committed as ``received``); this worker
+decides what happens next, in batches, shortly after. Received incidents survive a crash
+and are triaged when a server starts again; several servers on one PostgreSQL share the work
+(each batch is taken with FOR UPDATE SKIP LOCKED).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from server.models import Incident, Severity, Status
+from server.store import Store, writes
+from server.store.rows import public_id, to_incident
+from server.store.schema import incidents
+
+log = logging.getLogger(__name__)
+
+
+class Decision(BaseModel):
+    """Where a received incident goes, and what triage learned about it."""
+
+    status: Status = Field(description="pending, monitoring, escalated or awaiting_approval")
+    route: str
+    reason: str
+    updates: dict[str, Any] = Field(default_factory=dict, description="Column values to store with the move.")
+    detail: dict[str, Any] = Field(default_factory=dict, description="Extra detail for the timeline row.")
+
+
+Decide = Callable[[Incident], Decision]
+
+
+def default_decision(incident: Incident) -> Decision:
+    """Without a routing policy: low severity is watched, everything else goes to the agents."""
+    if incident.severity == Severity.low:
+        return Decision(status=Status.monitoring, route="monitor", reason="low severity is monitored, not auto-fixed")
+    return Decision(status=Status.pending, route="auto_fix", reason="default route")
+
+
+def triage_received(store: Store, decide: Decide = default_decision, *, limit: int = 200) -> int:
+    """Triage up to ``limit`` received incidents in one transaction; returns how many."""
+    now = store.clock.now()
+    with store.write() as connection:
+        query = select(incidents).where(incidents.c.status == Status.received.value).order_by(incidents.c.pk)
+        query = query.limit(limit)
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = connection.execute(query).all()
+        for row in rows:
+            ident = public_id(row)
+            decision = decide(to_incident(row))
+            detail = {"route": decision.route, "why": decision.reason, **decision.detail}
+            triaged = writes.transition(
+                connection,
+                ident,
+                Status.triaged,
+                now=now,
+                actor="system",
+                event="triaged",
+                detail=detail,
+                updates=decision.updates,
+                row=row,
+            )
+            writes.transition(connection, ident, decision.status, now=now, actor="system", row=triaged)
+    return len(rows)
+
+
+class TriageWorker:
+    """Runs triage whenever intake says something arrived, and every few seconds regardless."""
+
+    def __init__(self, store: Store, decide: Decide = default_decision, *, idle_seconds: float = 2.0) -> None:
+        self.store = store
+        self.decide = decide
+        self.idle_seconds = idle_seconds
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                done = await asyncio.to_thread(triage_received, self.store, self.decide)
+            except Exception:
+                log.exception("triage failed; retrying shortly")
+                done = 0
+            if done:
+                continue  # more may be waiting
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
+            self._wake.clear()
