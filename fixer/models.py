@@ -1,0 +1,201 @@
+"""What goes into the fixer (a repo spec, a change, the incident's facts) and what comes out."""
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_DENY = [
+    ".github/workflows/**",
+    ".gitlab-ci.yml",
+    ".circleci/**",
+    "Jenkinsfile",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    ".env",
+    ".env.*",
+    "**/.env",
+    "**/.env.*",
+    ".coderabbit.yaml",
+    ".coderabbit.yml",
+    "CODEOWNERS",
+    ".github/CODEOWNERS",
+    "docs/CODEOWNERS",
+]
+
+
+class PolicyConfig(BaseModel):
+    """What a fix may touch in one repository. Safe by default; `[repos.<name>.policy]` in healer.toml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    deny: list[str] = Field(default_factory=lambda: list(DEFAULT_DENY), description="Path globs never changed.")
+    extra_deny: list[str] = Field(default_factory=list, description="Added to `deny` without repeating the defaults.")
+    max_files: int = Field(default=10, ge=1)
+    max_changed_lines: int = Field(default=400, ge=1)
+    max_file_bytes: int = Field(default=200_000, ge=1)
+    allow_binary: bool = False
+    scan_secrets: bool = True
+    unverified: Literal["draft", "refuse"] = "draft"
+    verify_before: bool = Field(default=True, description="Run the tests on the base too, to show red -> green.")
+    max_open_prs: int = Field(default=5, ge=1)
+
+    @property
+    def deny_globs(self) -> list[str]:
+        return [*self.deny, *self.extra_deny]
+
+
+class BotIdentity(BaseModel):
+    name: str = "devops-healer[bot]"
+    email: str = "devops-healer@users.noreply.invalid"
+
+
+class RepoSpec(BaseModel):
+    """One repository as the fixer sees it."""
+
+    name: str
+    path: Path | None = Field(default=None, description="A local clone to fetch from (never modified).")
+    url: str | None = Field(default=None, description="A clone URL (https or a local bare repository).")
+    default_branch: str = "main"
+    test_command: str | None = None
+    test_timeout_seconds: float = 600
+    test_output_cap_bytes: int = 64_000
+    forge: Literal["local", "github"] = "local"
+    github_repo: str | None = None
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    bot: BotIdentity = Field(default_factory=BotIdentity)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "RepoSpec":
+        if (self.path is None) == (self.url is None):
+            raise ValueError("a repository needs exactly one of `path` or `url`")
+        return self
+
+
+class Edit(BaseModel):
+    """One structured edit: replace `old` by `new` (exactly one match), create a file, or delete one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(description="Relative to the repository root.", max_length=1000)
+    old: str | None = Field(default=None, description="Text to replace; must occur exactly once.")
+    new: str | None = Field(default=None, description="Replacement text (with `old`).")
+    create: str | None = Field(default=None, description="Whole content of a new (or rewritten) file.")
+    delete: bool = Field(default=False, description="Delete the file.")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Edit":
+        kinds = [self.old is not None, self.create is not None, self.delete]
+        if sum(kinds) != 1:
+            raise ValueError("each edit needs exactly one of: old+new, create, delete")
+        if self.old is not None and self.new is None:
+            raise ValueError("an edit with `old` needs `new` (use an empty string to remove text)")
+        if self.old == "":
+            raise ValueError("`old` must not be empty; use `create` to write a whole file")
+        return self
+
+
+class Change(BaseModel):
+    """A change from an agent: a unified diff as `git diff` writes it, or structured edits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    diff: str | None = Field(default=None, max_length=2_000_000)
+    edits: list[Edit] | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "Change":
+        if (self.diff is None) == (self.edits is None):
+            raise ValueError("send exactly one of `diff` (a unified diff) or `edits` (a list of edits)")
+        if self.diff is not None and not self.diff.strip():
+            raise ValueError("`diff` is empty")
+        if self.edits is not None and not self.edits:
+            raise ValueError("`edits` is empty")
+        return self
+
+
+class FixRequest(BaseModel):
+    """The incident's facts and the agent's change and explanation."""
+
+    incident_id: str = Field(pattern=r"^INC-\d{8}-\d{4,}$")
+    service: str
+    severity: str
+    title: str = Field(description="The incident's title (untrusted text).")
+    summary: str = Field(description="One line for the PR title, from the agent.", max_length=200)
+    explanation: str = Field(description="The root cause as the agent explained it.", max_length=20_000)
+    risk: str | None = Field(default=None, max_length=5_000)
+    trace_id: str
+    change: Change
+    agent: str = "agent"
+    incident_url: str | None = None
+    addresses: list[str] = Field(default_factory=list, description="Review findings this follow-up addresses.")
+
+
+class TestRun(BaseModel):
+    __test__ = False  # not a pytest class
+
+    command: str
+    exit_code: int | None = Field(description="None when the run timed out.")
+    timed_out: bool = False
+    duration_seconds: float
+    output: str = Field(description="Combined stdout and stderr, capped.")
+    truncated: bool = False
+    failed_tests: list[str] = Field(default_factory=list, description="Test ids parsed from the output.")
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+Verdict = Literal["green", "improved", "red", "timed_out", "not_run"]
+
+
+class Verification(BaseModel):
+    before: TestRun | None = None
+    after: TestRun | None = None
+    verdict: Verdict = "not_run"
+
+    @property
+    def verified(self) -> bool:
+        return self.verdict in ("green", "improved")
+
+    def summary(self) -> str:
+        if self.after is None:
+            return "tests not run (no test_command for this repository)"
+        before = "not run" if self.before is None else ("passed" if self.before.passed else "failed")
+        after = "timed out" if self.after.timed_out else ("passed" if self.after.passed else "failed")
+        fixed = ""
+        if self.before and self.after and self.before.failed_tests:
+            gone = sorted(set(self.before.failed_tests) - set(self.after.failed_tests))
+            if gone:
+                fixed = f"; now passing: {', '.join(gone)}"
+        return f"{self.verdict}: before the change {before}, after it {after}{fixed}"
+
+
+class PullRequestInfo(BaseModel):
+    number: int
+    url: str
+    state: Literal["open", "closed", "merged"] = "open"
+    draft: bool = False
+    created: bool = Field(description="False when an open PR for the incident was updated instead.")
+    head_sha: str
+    branch: str
+
+
+class FixResult(BaseModel):
+    incident_id: str
+    branch: str
+    base_commit: str
+    commit: str
+    pushed: bool
+    pull_request: PullRequestInfo | None = None
+    verification: Verification
+    files_changed: list[str]
+    lines_added: int
+    lines_removed: int
+    steps: list[tuple[str, float]] = Field(default_factory=list, description="(step, seconds)")
+    notes: list[str] = Field(default_factory=list)
+    finished_at: datetime | None = None
