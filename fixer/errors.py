@@ -1,19 +1,19 @@
 """The fixer's exception tree (fixer/ knows nothing of server/; the faces translate these).
 
-    FixerError                       (.permanent: retrying the same change fails the same way)
-    ├── ChangeRefused                the change itself cannot be used        permanent
-    │   ├── PolicyViolation          a policy rule refuses it (.rule, .path)
-    │   ├── PathOutsideRepo          a path leaves the repository
-    │   ├── PatchDoesNotApply        a diff hunk does not match the file (.path, .line, .current_text)
-    │   ├── EditDoesNotMatch         a search-and-replace edit found 0 or 2+ matches
-    │   └── InvalidChange            not a diff, empty, malformed
-    ├── VerificationRefused          unverified and the policy refuses drafts        permanent
-    ├── OpenPullRequestCapReached    too many open bot PRs in the repository         transient
-    ├── BranchTakenOver              someone else committed on the bot branch        permanent
-    ├── WorkspaceError               git failed locally (clone, fetch, worktree)     transient
-    └── ForgeError                   the forge refused or failed                     transient
-        ├── ForgeAuthError           bad or expired credentials                      permanent
-        └── ForgeRateLimited         rate limited (.retry_after seconds)             transient
+FixerError                       (.permanent: retrying the same change fails the same way)
+├── ChangeRefused                the change itself cannot be used        permanent
+│   ├── PolicyViolation          a policy rule refuses it (.rule, .path)
+│   ├── PathOutsideRepo          a path leaves the repository
+│   ├── PatchDoesNotApply        a diff hunk does not match the file (.path, .line, .current_text)
+│   ├── EditDoesNotMatch         a search-and-replace edit found 0 or 2+ matches
+│   └── InvalidChange            not a diff, empty, malformed
+├── VerificationRefused          unverified and the policy refuses drafts        permanent
+├── OpenPullRequestCapReached    too many open bot PRs in the repository         transient
+├── BranchTakenOver              someone else committed on the bot branch        permanent
+├── WorkspaceError               git failed locally (clone, fetch, worktree)     transient
+└── ForgeError                   the forge refused or failed                     transient
+    ├── ForgeAuthError           bad or expired credentials                      permanent
+    └── ForgeRateLimited         rate limited (.retry_after seconds)             transient
 """
 
 from __future__ import annotations

@@ -238,3 +238,61 @@ def server(server_env: dict[str, str], tmp_path: Path) -> Iterator[ServerProcess
     running = start_server(server_env, tmp_path / "server.log")
     yield running
     running.stop()
+
+
+class MemoryPullRequests:
+    """The local forge's records kept in memory (the server keeps them in its store); records every call."""
+
+    def __init__(self) -> None:
+        from fixer.forge_local import Comment, LocalPullRequest
+
+        self._model = LocalPullRequest
+        self._comment = Comment
+        self.prs: dict[int, LocalPullRequest] = {}
+        self.notes: dict[int, list[Comment]] = {}
+        self.calls: list[str] = []
+
+    def create(self, repo, draft, head_sha, url_for):  # type: ignore[no-untyped-def]
+        self.calls.append("create")
+        number = len(self.prs) + 1
+        self.prs[number] = self._model(
+            number=number,
+            url=f"{url_for}/{number}",
+            title=draft.title,
+            body=draft.body,
+            state="open",
+            draft=draft.draft,
+            head=draft.head,
+            base=draft.base,
+            head_sha=head_sha,
+            labels=draft.labels,
+            incident_id=draft.incident_id,
+            repo=repo,
+        )
+        return self.prs[number]
+
+    def get(self, number):  # type: ignore[no-untyped-def]
+        return self.prs.get(number)
+
+    def find_open(self, repo, incident_id, branch):  # type: ignore[no-untyped-def]
+        for pr in self.prs.values():
+            if pr.repo == repo and pr.state == "open" and (pr.incident_id == incident_id or pr.head == branch):
+                return pr
+        return None
+
+    def update(self, number, **fields):  # type: ignore[no-untyped-def]
+        self.calls.append("update")
+        self.prs[number] = self.prs[number].model_copy(update=fields)
+        return self.prs[number]
+
+    def list_prs(self, repo=None, state=None):  # type: ignore[no-untyped-def]
+        return [
+            p for p in self.prs.values() if (repo is None or p.repo == repo) and (state is None or p.state == state)
+        ]
+
+    def add_comment(self, number, author, body):  # type: ignore[no-untyped-def]
+        self.calls.append("comment")
+        self.notes.setdefault(number, []).append(self._comment(author=author, body=body))
+
+    def comments(self, number):  # type: ignore[no-untyped-def]
+        return list(self.notes.get(number, []))

@@ -126,3 +126,7 @@ idempotency_keys = Table(
     Column("response", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+
+# Tables owned by other modules register on the same metadata when imported here.
+from server.store import prs_schema  # noqa: E402, F401

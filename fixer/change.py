@@ -1,0 +1,296 @@
+"""An agent's change, understood before anything is written: which files, which lines, which modes.
+
+A unified diff is parsed for its paths, modes and added lines (for the policy), then checked
+against the base commit with ``git apply --check`` on a throwaway index, so a patch that does
+not apply is reported with the failing hunk, file, line and current text while the repository
+stays untouched. Structured edits are computed in memory against the base files.
+"""
+
+import difflib
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fixer import gitcmd
+from fixer.errors import EditDoesNotMatch, InvalidChange, PatchDoesNotApply
+from fixer.models import Change
+
+_DIFF_GIT = re.compile(r"^diff --git (?P<a>\S+) (?P<b>\S+)$")
+_HUNK = re.compile(r"^@@ -(?P<old>\d+)(?:,\d+)? \+(?P<new>\d+)(?:,\d+)? @@")
+_FAILED = re.compile(r"error: patch failed: (?P<path>.+):(?P<line>\d+)")
+_NOT_APPLY = re.compile(
+    r"error: (?P<path>.+): (?P<why>patch does not apply|does not exist in index|already exists in index"
+    r"|No such file or directory)"
+)
+SYMLINK_MODE = "120000"
+
+
+@dataclass
+class FileChange:
+    path: str
+    kind: str = "modify"  # modify | create | delete | rename
+    old_path: str | None = None
+    mode: str | None = None
+    binary: bool = False
+    added: list[str] = field(default_factory=list)
+    removed: int = 0
+    new_content: bytes | None = None  # edits: the whole new file (None when deleted)
+
+
+@dataclass
+class Plan:
+    files: list[FileChange]
+    diff: str | None  # for diffs: the text to apply
+
+    @property
+    def paths(self) -> list[str]:
+        out: list[str] = []
+        for item in self.files:
+            if item.old_path and item.old_path not in out:
+                out.append(item.old_path)
+            if item.path not in out:
+                out.append(item.path)
+        return out
+
+    @property
+    def lines_added(self) -> int:
+        return sum(len(item.added) for item in self.files)
+
+    @property
+    def lines_removed(self) -> int:
+        return sum(item.removed for item in self.files)
+
+
+def normalize(path: str) -> str:
+    """``./a//b`` -> ``a/b``; nothing else changes (the policy refuses "..", absolute paths and .git)."""
+    path = path.replace("\\", "/")
+    if path.startswith("/"):
+        return path  # left absolute, for the policy to refuse
+    return "/".join(part for part in path.split("/") if part not in ("", "."))
+
+
+def _strip(path: str) -> str:
+    path = path.strip().strip('"')
+    if path.startswith(("a/", "b/")):
+        path = path[2:]
+    return normalize(path)
+
+
+def parse_diff(text: str) -> list[FileChange]:
+    """The files a unified diff touches, with modes, binary markers and added lines."""
+    files: list[FileChange] = []
+    current: FileChange | None = None
+    in_hunk = False
+    for line in text.splitlines():
+        if match := _DIFF_GIT.match(line):
+            current = FileChange(path=_strip(match["b"]), old_path=None)
+            files.append(current)
+            in_hunk = False
+            continue
+        if line.startswith("--- ") and not in_hunk:
+            old = line[4:].split("\t")[0]
+            if current is None or (current.path and files and current.kind == "modify" and current.added):
+                current = FileChange(path="")
+                files.append(current)
+            if old.strip() == "/dev/null":
+                current.kind = "create"
+            else:
+                current.old_path = current.old_path or _strip(old)
+            continue
+        if line.startswith("+++ ") and not in_hunk and current is not None:
+            new = line[4:].split("\t")[0]
+            if new.strip() == "/dev/null":
+                current.kind = "delete"
+                current.path = current.path or (current.old_path or "")
+            else:
+                current.path = _strip(new)
+            continue
+        if current is None:
+            continue
+        if line.startswith(("new file mode ", "deleted file mode ", "new mode ", "old mode ")):
+            mode = line.rsplit(" ", 1)[-1]
+            if line.startswith("new file mode"):
+                current.kind = "create"
+            elif line.startswith("deleted file mode"):
+                current.kind = "delete"
+            if not line.startswith("old mode"):
+                current.mode = mode
+            continue
+        if line.startswith("rename from "):
+            current.kind, current.old_path = "rename", line[len("rename from ") :]
+            continue
+        if line.startswith("rename to "):
+            current.path = line[len("rename to ") :]
+            continue
+        if line.startswith("GIT binary patch") or (line.startswith("Binary files ") and line.endswith(" differ")):
+            current.binary = True
+            continue
+        if _HUNK.match(line):
+            in_hunk = True
+            continue
+        if in_hunk:
+            if line.startswith("+"):
+                current.added.append(line[1:])
+            elif line.startswith("-"):
+                current.removed += 1
+            elif line.startswith("diff "):
+                in_hunk = False
+    for item in files:
+        if item.old_path == item.path and item.kind != "rename":
+            item.old_path = None
+        if item.kind == "delete" and not item.path:
+            item.path = item.old_path or ""
+    files = [item for item in files if item.path]
+    if not files:
+        raise InvalidChange(
+            "the diff names no files; send a unified diff as `git diff` writes it (with ---/+++ headers and @@ hunks), "
+            "or send structured edits instead"
+        )
+    return files
+
+
+def _blob(cache: Path, commit: str, path: str) -> bytes | None:
+    done = gitcmd.run(cache, "cat-file", "blob", f"{commit}:{path}", check=False)
+    return done.stdout if done.returncode == 0 else None
+
+
+def _excerpt(content: bytes | None, line: int | None, radius: int = 4) -> str:
+    if content is None:
+        return "(the file does not exist at the base commit)"
+    lines = content.decode(errors="replace").splitlines()
+    if not lines:
+        return "(the file is empty)"
+    centre = line or 1
+    start, end = max(1, centre - radius), min(len(lines), centre + radius)
+    return "\n".join(f"{n:>5}| {lines[n - 1]}" for n in range(start, end + 1))
+
+
+def _hunk_at(diff: str, path: str, line: int) -> int | None:
+    """Which hunk (1-based) of ``path`` in ``diff`` starts at or covers ``line``."""
+    index = 0
+    in_file = False
+    best: int | None = None
+    for text in diff.splitlines():
+        if text.startswith(("diff --git", "--- ")):
+            if text.startswith("diff --git"):
+                in_file = _strip(text.split(" ")[-1]) == path or _strip(text.split(" ")[2]) == path
+                index = 0
+            continue
+        if text.startswith("+++ "):
+            in_file = in_file or _strip(text[4:].split("\t")[0]) == path
+            continue
+        match = _HUNK.match(text)
+        if match and in_file:
+            index += 1
+            if int(match["old"]) <= line:
+                best = index
+    return best
+
+
+def check_diff(cache: Path, commit: str, diff: str) -> None:
+    """Does ``diff`` apply to ``commit``? Checked on a throwaway index: the repository is not touched."""
+    with tempfile.TemporaryDirectory(prefix="healer-index-") as scratch:
+        env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        gitcmd.run(cache, "read-tree", commit, env=env)
+        text = diff if diff.endswith("\n") else diff + "\n"
+        done = gitcmd.run(
+            cache, "apply", "--cached", "--check", "--recount", "-", env=env, input_bytes=text.encode(), check=False
+        )
+    if done.returncode == 0:
+        return
+    stderr = done.stderr.decode(errors="replace")
+    if match := _FAILED.search(stderr):
+        path, line = match["path"], int(match["line"])
+        raise PatchDoesNotApply(
+            path,
+            line,
+            _hunk_at(diff, path, line),
+            "the lines it removes or keeps are not there",
+            _excerpt(_blob(cache, commit, path), line),
+        )
+    if match := _NOT_APPLY.search(stderr):
+        path = match["path"]
+        raise PatchDoesNotApply(path, None, None, match["why"], _excerpt(_blob(cache, commit, path), None))
+    reason = stderr.strip().splitlines()[-1] if stderr.strip() else "git apply refused it"
+    raise InvalidChange(f"the diff could not be read: {reason}. Send a unified diff as `git diff` writes it, or edits.")
+
+
+def _closest(text: str, old: str) -> str | None:
+    lines = text.splitlines()
+    want = old.splitlines() or [old]
+    size = len(want)
+    best, score = None, 0.0
+    for start in range(0, max(1, len(lines) - size + 1)):
+        window = "\n".join(lines[start : start + size])
+        ratio = difflib.SequenceMatcher(None, window, old).quick_ratio()
+        if ratio > score:
+            best, score = window, ratio
+    return best if score > 0.5 else None
+
+
+def plan_edits(cache: Path, commit: str, change: Change) -> list[FileChange]:
+    """Apply edits in memory against ``commit``: the new content of every file, or why not."""
+    assert change.edits is not None
+    contents: dict[str, bytes | None] = {}
+    files: dict[str, FileChange] = {}
+    for index, edit in enumerate(change.edits, start=1):
+        path = normalize(edit.path)
+        if path not in contents:
+            contents[path] = _blob(cache, commit, path)
+        current = contents[path]
+        item = files.setdefault(path, FileChange(path=path))
+        if edit.delete:
+            if current is None:
+                raise EditDoesNotMatch(path, index, 0, None)
+            contents[path] = None
+            item.kind, item.removed = "delete", len(current.splitlines())
+            continue
+        if edit.create is not None:
+            item.kind = "create" if current is None else "modify"
+            contents[path] = edit.create.encode()
+            continue
+        if current is None:
+            raise EditDoesNotMatch(path, index, 0, None)
+        text = current.decode(errors="surrogateescape")
+        assert edit.old is not None and edit.new is not None
+        found = text.count(edit.old)
+        if found != 1:
+            raise EditDoesNotMatch(path, index, found, _closest(text, edit.old) if found == 0 else None)
+        contents[path] = text.replace(edit.old, edit.new, 1).encode(errors="surrogateescape")
+    for path, item in files.items():
+        before = _blob(cache, commit, path)
+        after = contents[path]
+        item.new_content = after
+        old_lines = before.decode(errors="replace").splitlines() if before else []
+        new_lines = after.decode(errors="replace").splitlines() if after else []
+        item.added, item.removed = [], 0
+        for line in difflib.unified_diff(old_lines, new_lines, lineterm="", n=0):
+            if line.startswith("+") and not line.startswith("+++"):
+                item.added.append(line[1:])
+            elif line.startswith("-") and not line.startswith("---"):
+                item.removed += 1
+        item.binary = after is not None and b"\0" in after
+    return list(files.values())
+
+
+def plan(cache: Path, commit: str, change: Change) -> Plan:
+    """What the change will do to ``commit``, parsed and checked, before anything is written."""
+    if change.diff is not None:
+        return Plan(files=parse_diff(change.diff), diff=change.diff)
+    return Plan(files=plan_edits(cache, commit, change), diff=None)
+
+
+def apply(worktree: Path, the_plan: Plan) -> None:
+    """Write the planned change into a worktree (only after the policy allowed it)."""
+    if the_plan.diff is not None:
+        text = the_plan.diff if the_plan.diff.endswith("\n") else the_plan.diff + "\n"
+        gitcmd.run(worktree, "apply", "--recount", "--whitespace=nowarn", "-", input_bytes=text.encode())
+        return
+    for item in the_plan.files:
+        target = worktree / item.path
+        if item.new_content is None:
+            target.unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(item.new_content)

@@ -1,0 +1,84 @@
+"""Running git: one place that builds the environment, times commands out and keeps secrets out of errors."""
+
+import os
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from fixer.errors import WorkspaceError
+
+_PASSED_ON = ("PATH", "HOME", "TMPDIR", "SYSTEMROOT", "LANG")
+_SECRETISH = re.compile(
+    r"(?i)(authorization:\s*\w+\s+)\S+|(x-access-token:)[^@\s]+|(gh[pousr]_)[A-Za-z0-9]{20,}|(github_pat_)\w{20,}"
+)
+
+
+def scrub(text: str, secrets: Sequence[str] = ()) -> str:
+    """``text`` with tokens and Authorization values blanked, for messages and logs."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[REDACTED]")
+    return _SECRETISH.sub(lambda m: (m.group(1) or m.group(2) or m.group(3) or m.group(4) or "") + "[REDACTED]", text)
+
+
+def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A small, predictable environment: no inherited GIT_* overrides, no prompts, no system config."""
+    env = {key: value for key, value in os.environ.items() if key in _PASSED_ON}
+    env.update(
+        {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "LC_ALL": "C",
+            "GIT_AUTHOR_NAME": "devops-healer",
+            "GIT_AUTHOR_EMAIL": "devops-healer@users.noreply.invalid",
+            "GIT_COMMITTER_NAME": "devops-healer",
+            "GIT_COMMITTER_EMAIL": "devops-healer@users.noreply.invalid",
+        }
+    )
+    if extra:
+        env.update(extra)
+    return env
+
+
+def safe_ref(name: str) -> str:
+    """A branch or ref name as given, refused if git could read it as an option or it is malformed."""
+    # A name starting with "-" would be parsed as an option (e.g. --upload-pack=...).
+    if (
+        not name
+        or name.startswith("-")
+        or ".." in name
+        or any(c in name for c in " \t\n\0~^:?*[\\")
+        or name.endswith((".lock", "/"))
+    ):
+        raise WorkspaceError(f"refusing the git ref name {name!r}")
+    return name
+
+
+def run(
+    repo: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    input_bytes: bytes | None = None,
+    timeout: float = 120,
+    check: bool = True,
+    secrets: Sequence[str] = (),
+) -> subprocess.CompletedProcess[bytes]:
+    """``git -C repo ARGS``; WorkspaceError (scrubbed of secrets) when it fails and ``check``."""
+    argv = ["git", "-C", str(repo), *args]
+    try:
+        done = subprocess.run(
+            argv, input=input_bytes, capture_output=True, timeout=timeout, check=False, env=git_env(env)
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise WorkspaceError(f"git {args[0]} timed out after {timeout:.0f}s in {repo}") from exc
+    except OSError as exc:
+        raise WorkspaceError(f"git could not run: {exc.strerror}") from exc
+    if check and done.returncode != 0:
+        message = scrub(done.stderr.decode(errors="replace").strip(), secrets)
+        raise WorkspaceError(f"git {args[0]} failed: {message.splitlines()[-1] if message else done.returncode}")
+    return done
+
+
+def out(repo: Path, *args: str, env: Mapping[str, str] | None = None, secrets: Sequence[str] = ()) -> str:
+    return run(repo, *args, env=env, secrets=secrets).stdout.decode(errors="replace").strip()

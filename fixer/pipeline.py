@@ -1,0 +1,197 @@
+"""The fix pipeline: sync, plan and police the change, test before and after, commit, push, open the PR.
+
+Everything that can refuse a change (parsing, policy, applicability, the open-PR cap) runs
+before anything is written. What is written afterwards lives in a throwaway worktree that is
+removed whatever happens; the only lasting effects are the pushed branch and the pull request.
+"""
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fixer import change, gitcmd, policy, pr_text
+from fixer.errors import BranchTakenOver, OpenPullRequestCapReached, VerificationRefused
+from fixer.forge import Forge, PullRequest, PullRequestDraft
+from fixer.models import FixRequest, FixResult, PullRequestInfo, RepoSpec, TestRun
+from fixer.verify import Runner, SubprocessRunner, verification
+from fixer.workspace import Workspace, branch_for
+
+Progress = Callable[[str, float], None]
+
+
+def _no_progress(step: str, fraction: float) -> None:
+    del step, fraction
+
+
+def commit_message(request: FixRequest) -> str:
+    explanation = request.explanation.strip()
+    first = explanation.split("\n\n", 1)[0][:1500]
+    return f"{pr_text.title(request)}\n\n{first}\n\nIncident: {request.incident_id}\nTrace-Id: {request.trace_id}\n"
+
+
+class Fixer:
+    def __init__(self, workspace: Workspace, runner: Runner | None = None) -> None:
+        self.workspace = workspace
+        self.runner: Runner = runner or SubprocessRunner()
+
+    def submit(self, spec: RepoSpec, request: FixRequest, forge: Forge, progress: Progress | None = None) -> FixResult:
+        report = progress or _no_progress
+        steps: list[tuple[str, float]] = []
+        running, since = "sync", time.monotonic()
+
+        def step(name: str, fraction: float) -> None:
+            """Close the running step (recording its duration) and start ``name``."""
+            nonlocal running, since
+            now = time.monotonic()
+            steps.append((running, round(now - since, 3)))
+            running, since = name, now
+            report(name, fraction)
+
+        branch = branch_for(request.incident_id)
+        auth = forge.git_auth_env()
+        secrets = list(auth.values())
+        with self.workspace.incident_lock(request.incident_id):
+            report("sync", 0.05)
+            cache = self.workspace.sync(spec, forge.remote_url(), auth, secrets)
+            base = self.workspace.base(cache, spec, request.incident_id)
+            existing = forge.find_open(request.incident_id, branch)
+            start = base.head if (base.branch_exists and existing is not None) else base.commit
+            if base.branch_exists and existing is not None:
+                self._refuse_if_taken_over(cache, spec, forge, existing, branch, base.commit, base.head)
+            step("check", 0.15)
+            the_plan = change.plan(cache, start, request.change)
+            policy.check(the_plan, spec.policy, cache, start)
+            if the_plan.diff is not None:
+                change.check_diff(cache, start, the_plan.diff)
+            if existing is None and forge.count_open_bot_prs() >= spec.policy.max_open_prs:
+                raise OpenPullRequestCapReached(spec.name, spec.policy.max_open_prs)
+            with self.workspace.worktree(cache, start) as tree:
+                before: TestRun | None = None
+                if spec.test_command and spec.policy.verify_before:
+                    step("test-before", 0.25)
+                    before = self._test(spec, tree)
+                step("apply", 0.45)
+                change.apply(tree, the_plan)
+                after: TestRun | None = None
+                if spec.test_command:
+                    step("test-after", 0.55)
+                    after = self._test(spec, tree)
+                result = verification(before, after)
+                if after is not None and not result.verified and spec.policy.unverified == "refuse":
+                    raise VerificationRefused(
+                        f"the tests did not confirm the fix ({result.summary()}); this repository refuses unverified "
+                        f"changes. Output:\n{after.output[-2000:]}"
+                    )
+                step("commit", 0.75)
+                env = {
+                    "GIT_AUTHOR_NAME": spec.bot.name,
+                    "GIT_AUTHOR_EMAIL": spec.bot.email,
+                    "GIT_COMMITTER_NAME": spec.bot.name,
+                    "GIT_COMMITTER_EMAIL": spec.bot.email,
+                }
+                # Only the planned paths: whatever the test run left in the worktree is not part of the fix.
+                gitcmd.run(tree, "add", "--all", "--", *the_plan.paths)
+                gitcmd.run(
+                    tree,
+                    "commit",
+                    "--quiet",
+                    "--no-verify",
+                    "-F",
+                    "-",
+                    env=env,
+                    input_bytes=commit_message(request).encode(),
+                )
+                commit = gitcmd.out(tree, "rev-parse", "HEAD")
+                step("push", 0.85)
+                # --force-with-lease: overwrite the bot branch only if it is where we last saw it
+                # (or still absent); a commit pushed meanwhile by anyone makes the push fail.
+                lease = base.head if base.branch_exists else ""
+                gitcmd.run(
+                    tree,
+                    "push",
+                    "--quiet",
+                    f"--force-with-lease=refs/heads/{branch}:{lease}",
+                    "forge",
+                    f"HEAD:refs/heads/{branch}",
+                    env=auth,
+                    timeout=600,
+                    secrets=secrets,
+                )
+            step("pull-request", 0.95)
+            files = [(item.path, len(item.added), item.removed) for item in the_plan.files]
+            section = pr_text.bot_section(request, result, files)
+            pull = self._open_or_update(
+                forge, request, spec, branch, section, draft=not result.verified, existing=existing
+            )
+            step("done", 1.0)
+            return FixResult(
+                incident_id=request.incident_id,
+                branch=branch,
+                base_commit=base.commit,
+                commit=commit,
+                pushed=True,
+                pull_request=PullRequestInfo(
+                    number=pull.number,
+                    url=pull.url,
+                    state=pull.state,
+                    draft=pull.draft,
+                    created=existing is None,
+                    head_sha=commit,
+                    branch=branch,
+                ),
+                verification=result,
+                files_changed=the_plan.paths,
+                lines_added=the_plan.lines_added,
+                lines_removed=the_plan.lines_removed,
+                steps=steps,
+                finished_at=datetime.now(UTC),
+            )
+
+    def _test(self, spec: RepoSpec, tree: Path) -> TestRun:
+        assert spec.test_command is not None
+        return self.runner.run(
+            spec.test_command, tree, timeout=spec.test_timeout_seconds, output_cap=spec.test_output_cap_bytes
+        )
+
+    def _refuse_if_taken_over(
+        self, cache: Path, spec: RepoSpec, forge: Forge, existing: PullRequest, branch: str, base: str, head: str
+    ) -> None:
+        others = [a for a in self.workspace.authors_since(cache, base, head) if a != spec.bot.email]
+        if others:
+            forge.comment(
+                existing.number,
+                f"devops-healer has a new change for this incident, but {others[0]} has pushed to `{branch}`, so the "
+                "bot will not push here any more. The change was not applied; a person owns this branch now.",
+            )
+            raise BranchTakenOver(branch, others[0])
+
+    def _open_or_update(
+        self,
+        forge: Forge,
+        request: FixRequest,
+        spec: RepoSpec,
+        branch: str,
+        section: str,
+        *,
+        draft: bool,
+        existing: PullRequest | None,
+    ) -> PullRequest:
+        found = existing or forge.find_open(request.incident_id, branch)
+        title = pr_text.title(request)
+        if found is not None:
+            return forge.update(
+                found.number, title=title, body=pr_text.body(section, request.incident_id, found.body), draft=draft
+            )
+        labels = ["healer", f"severity:{request.severity}"]
+        return forge.create(
+            PullRequestDraft(
+                title=title,
+                body=pr_text.body(section, request.incident_id),
+                head=branch,
+                base=spec.default_branch,
+                draft=draft,
+                labels=labels,
+                incident_id=request.incident_id,
+            )
+        )

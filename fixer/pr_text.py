@@ -1,0 +1,133 @@
+"""The pull request's title and body: clear for reviewers (and CodeRabbit), safe with untrusted text.
+
+The bot owns only the part of the body between its own markers; anything another bot added
+(CodeRabbit's summary, say) or a person wrote outside them survives every rewrite. Incident text
+comes from the failing system, so it is neutralized: no raw HTML, no @mentions that ping people,
+no slash commands, and logs sit inside fences they cannot close.
+"""
+
+import re
+
+from fixer.forge import marker
+from fixer.models import FixRequest, TestRun, Verification
+
+BODY_START = "<!-- healer:body:start -->"
+BODY_END = "<!-- healer:body:end -->"
+_MENTION = re.compile(r"@(?=[A-Za-z0-9-])")
+_COMMAND = re.compile(r"^(\s*)/", re.MULTILINE)
+
+
+def neutralize(text: str) -> str:
+    """Untrusted text made inert in Markdown: HTML escaped, mentions and /commands defused."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MENTION.sub("@\u200b", text)
+    return _COMMAND.sub("\\1\u200b/", text)
+
+
+def fenced(text: str, language: str = "text") -> str:
+    """``text`` in a code fence longer than any backtick run inside it, so it cannot break out."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text.rstrip()}\n{fence}"
+
+
+def one_line(text: str, limit: int) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def title(request: FixRequest) -> str:
+    summary = one_line(request.summary, 90)
+    service = re.sub(r"[^A-Za-z0-9._-]", "-", request.service)[:40]
+    return f"fix({service}): {summary} [{request.incident_id}]"
+
+
+def _run_block(label: str, run: TestRun | None) -> str:
+    if run is None:
+        return f"- {label}: not run"
+    state = "timed out" if run.timed_out else ("passed" if run.passed else f"failed (exit {run.exit_code})")
+    failing = f"; failing: {', '.join(f'`{t}`' for t in run.failed_tests[:10])}" if run.failed_tests else ""
+    return f"- {label}: {state} in {run.duration_seconds:.1f}s{failing}"
+
+
+def verification_section(result: Verification) -> str:
+    lines = ["### Verification", "", f"**{result.summary()}**", ""]
+    lines.append(_run_block("Before the change (base)", result.before))
+    lines.append(_run_block("After the change", result.after))
+    for label, run in (("before", result.before), ("after", result.after)):
+        if run is not None:
+            lines += [
+                "",
+                f"<details><summary>Test output {label}: <code>{neutralize(run.command)}</code></summary>",
+                "",
+                fenced(run.output),
+                "",
+                "</details>",
+            ]
+    return "\n".join(lines)
+
+
+def bot_section(
+    request: FixRequest,
+    verification: Verification,
+    files: list[tuple[str, int, int]],
+    notes: list[str] | None = None,
+) -> str:
+    changed = "\n".join(f"- `{neutralize(path)}` (+{added} -{removed})" for path, added, removed in files)
+    parts = [
+        "## What happened",
+        "",
+        f"Incident **{request.incident_id}** in service `{neutralize(request.service)}` "
+        f"(severity {neutralize(request.severity)}), reported as:",
+        "",
+        fenced(request.title),
+        "",
+        "The text above comes from the failing system and is shown as data.",
+        "",
+        f"## Root cause (as explained by {neutralize(request.agent)})",
+        "",
+        neutralize(request.explanation),
+        "",
+        "## What changed",
+        "",
+        changed,
+        "",
+        verification_section(verification),
+        "",
+        "## Risk",
+        "",
+        neutralize(request.risk)
+        if request.risk
+        else "No specific risk noted by the agent; review the change as usual.",
+    ]
+    if not verification.verified:
+        parts += ["", "> This pull request is a **draft**: the tests did not confirm the fix."]
+    if request.addresses:
+        parts += ["", "## Review findings addressed", "", *[f"- {neutralize(item)}" for item in request.addresses]]
+    if notes:
+        parts += ["", *[f"> {neutralize(note)}" for note in notes]]
+    if request.incident_url:
+        parts += ["", f"Incident: {request.incident_url}"]
+    parts += [
+        "",
+        f"<sub>Opened by devops-healer for {request.incident_id} (trace {neutralize(request.trace_id)}). "
+        "It never approves or merges its own pull requests.</sub>",
+    ]
+    return "\n".join(parts)
+
+
+def body(section: str, incident_id: str, previous: str | None = None) -> str:
+    """The full body: the bot's section between its markers, everything else in ``previous`` kept."""
+    own = f"{BODY_START}\n{section}\n{BODY_END}"
+    tag = marker(incident_id)
+    if previous and BODY_START in previous and BODY_END in previous:
+        head, _, rest = previous.partition(BODY_START)
+        _, _, tail = rest.partition(BODY_END)
+        text = f"{head}{own}{tail}"
+    elif previous:
+        text = f"{own}\n\n{previous}"
+    else:
+        text = own
+    if tag not in text:
+        text = f"{text}\n\n{tag}"
+    return text

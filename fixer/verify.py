@@ -1,0 +1,114 @@
+"""Verification: run the repository's own test command in the worktree, before and after the change.
+
+The command runs with a time limit (the whole process group is killed when it runs over), an
+output cap, and an environment without the bot's credentials: a repository's tests must not be
+able to read the token that pushes to it.
+"""
+
+import contextlib
+import os
+import re
+import shlex
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Protocol
+
+from fixer.models import TestRun, Verdict, Verification
+
+# Variables a test run inherits; everything else (tokens, HEALER_* settings) stays out.
+_INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TERM", "PYTHONPATH", "VIRTUAL_ENV", "JAVA_HOME", "GOPATH")
+_PYTEST_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+?)(?: - .*)?$", re.MULTILINE)
+_JUNIT_FAILED = re.compile(r"^--- FAIL: (\S+)", re.MULTILINE)  # go test
+
+
+class Runner(Protocol):
+    def run(self, command: str, cwd: Path, *, timeout: float, output_cap: int) -> TestRun: ...
+
+
+def test_environment() -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key in _INHERITED}
+    env["CI"] = "true"
+    # A .pyc written by the run before the change can outlive an edit of the same size made in
+    # the same second, and the run after would test the old code.
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def failed_tests(output: str) -> list[str]:
+    """Test ids a runner reported as failed (pytest's FAILED/ERROR lines, go test's --- FAIL)."""
+    found = _PYTEST_FAILED.findall(output) + _JUNIT_FAILED.findall(output)
+    return sorted(set(found))
+
+
+class SubprocessRunner:
+    """Runs a test command as its own process group; kills the group on timeout."""
+
+    def run(self, command: str, cwd: Path, *, timeout: float, output_cap: int) -> TestRun:
+        argv = shlex.split(command)
+        started = time.monotonic()
+        try:
+            process = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=test_environment(),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            return TestRun(
+                command=command,
+                exit_code=127,
+                duration_seconds=0.0,
+                output=f"could not start {argv[0]!r}: {exc.strerror}",
+            )
+        timed_out = False
+        try:
+            raw, _ = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            raw, _ = process.communicate()
+        duration = time.monotonic() - started
+        text = raw.decode(errors="replace")
+        truncated = len(text) > output_cap
+        if truncated:
+            # Keep the head (what ran) and the tail (the summary); the middle is rarely the point.
+            head = text[: output_cap // 4]
+            tail = text[-(output_cap - len(head)) :]
+            text = f"{head}\n... [{len(raw) - output_cap} bytes of output cut] ...\n{tail}"
+        if timed_out:
+            text += f"\n[devops-healer: killed after {timeout:.0f}s]"
+        return TestRun(
+            command=command,
+            exit_code=None if timed_out else process.returncode,
+            timed_out=timed_out,
+            duration_seconds=round(duration, 3),
+            output=text,
+            truncated=truncated,
+            failed_tests=failed_tests(text),
+        )
+
+
+def verdict(before: TestRun | None, after: TestRun | None) -> Verdict:
+    """green: the suite passes after. improved: it still fails, but only tests that failed before,
+    and fewer of them (a repository with several faults, of which the change fixes one)."""
+    if after is None:
+        return "not_run"
+    if after.timed_out:
+        return "timed_out"
+    if after.passed:
+        return "green"
+    if before is not None and before.failed_tests and after.failed_tests:
+        still, was = set(after.failed_tests), set(before.failed_tests)
+        if still < was:
+            return "improved"
+    return "red"
+
+
+def verification(before: TestRun | None, after: TestRun | None) -> Verification:
+    return Verification(before=before, after=after, verdict=verdict(before, after))

@@ -1,0 +1,138 @@
+"""The workspace: a cached bare clone per repository and a throwaway worktree per attempt.
+
+The cache is fetched before every attempt and is only ever written by fetch: attempts work in
+a detached worktree, commit there, and push ``HEAD`` to the forge, so no branch is created in
+the cache and nothing is left behind when an attempt fails. The repository a spec points at
+(a user's own clone) is only read from.
+"""
+
+import contextlib
+import fcntl
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from fixer import gitcmd
+from fixer.errors import WorkspaceError
+from fixer.models import RepoSpec
+
+_INCIDENT_ID = re.compile(r"^INC-\d{8}-\d{4,}$")
+
+
+def branch_for(incident_id: str) -> str:
+    if not _INCIDENT_ID.match(incident_id):
+        raise WorkspaceError(f"refusing incident id {incident_id!r}: expected INC-YYYYMMDD-NNNN")
+    return f"healer/{incident_id}"
+
+
+@dataclass(frozen=True)
+class Base:
+    """What an attempt starts from."""
+
+    commit: str  # the default branch's commit at the source
+    head: str  # where the change is applied: the PR branch if it exists, else ``commit``
+    branch_exists: bool
+
+
+class Workspace:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def cache_dir(self, spec: RepoSpec) -> Path:
+        return self.root / gitcmd.safe_ref(spec.name) / "cache.git"
+
+    @contextlib.contextmanager
+    def incident_lock(self, incident_id: str) -> Iterator[None]:
+        """One attempt per incident at a time, across processes (an advisory file lock)."""
+        locks = self.root / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with (locks / f"{branch_for(incident_id).replace('/', '_')}.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def source(self, spec: RepoSpec) -> str:
+        return str(spec.path) if spec.path is not None else str(spec.url)
+
+    def sync(self, spec: RepoSpec, forge_url: str, auth_env: dict[str, str], secrets: list[str]) -> Path:
+        """Create or fetch the cache: the default branch from the source, bot branches from the forge."""
+        cache = self.cache_dir(spec)
+        if not (cache / "HEAD").exists():
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            staging = cache.parent / f".cache-{uuid.uuid4().hex}"
+            gitcmd.run(cache.parent, "init", "--quiet", "--bare", str(staging))
+            staging.rename(cache)
+        self._set_remote(cache, "origin", self.source(spec))
+        self._set_remote(cache, "forge", forge_url)
+        branch = gitcmd.safe_ref(spec.default_branch)
+        gitcmd.run(
+            cache,
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "origin",
+            f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
+            env=auth_env if self._same(spec, forge_url) else None,
+            timeout=600,
+            secrets=secrets,
+        )
+        gitcmd.run(
+            cache,
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--prune",
+            "forge",
+            "+refs/heads/healer/*:refs/remotes/forge/healer/*",
+            env=auth_env,
+            timeout=600,
+            secrets=secrets,
+        )
+        return cache
+
+    def _same(self, spec: RepoSpec, forge_url: str) -> bool:
+        return self.source(spec) == forge_url
+
+    def _set_remote(self, cache: Path, name: str, url: str) -> None:
+        # The URL goes to .git/config, so it must never carry credentials (forges give clean URLs).
+        existing = gitcmd.run(cache, "remote", "get-url", name, check=False)
+        if existing.returncode != 0:
+            gitcmd.run(cache, "remote", "add", "--", name, url)
+        elif existing.stdout.decode().strip() != url:
+            gitcmd.run(cache, "remote", "set-url", "--", name, url)
+
+    def base(self, cache: Path, spec: RepoSpec, incident_id: str) -> Base:
+        default = gitcmd.safe_ref(spec.default_branch)
+        commit = gitcmd.out(
+            cache, "rev-parse", "--verify", "--end-of-options", f"refs/remotes/origin/{default}^{{commit}}"
+        )
+        remote_branch = f"refs/remotes/forge/{branch_for(incident_id)}"
+        found = gitcmd.run(cache, "rev-parse", "--verify", "--quiet", "--end-of-options", remote_branch, check=False)
+        if found.returncode == 0:
+            return Base(commit=commit, head=found.stdout.decode().strip(), branch_exists=True)
+        return Base(commit=commit, head=commit, branch_exists=False)
+
+    @contextlib.contextmanager
+    def worktree(self, cache: Path, commit: str) -> Iterator[Path]:
+        """A detached worktree at ``commit``, removed afterwards whatever happens."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        parent = Path(tempfile.mkdtemp(prefix="attempt-", dir=self.root))
+        path = parent / "work"
+        try:
+            gitcmd.run(cache, "worktree", "add", "--quiet", "--detach", str(path), commit)
+            yield path
+        finally:
+            gitcmd.run(cache, "worktree", "remove", "--force", str(path), check=False)
+            shutil.rmtree(parent, ignore_errors=True)
+            gitcmd.run(cache, "worktree", "prune", check=False)
+
+    def authors_since(self, cache: Path, base: str, head: str) -> list[str]:
+        """Author emails of the commits on ``head`` that ``base`` does not have."""
+        text = gitcmd.out(cache, "log", "--format=%ae", f"{base}..{head}", "--")
+        return [line for line in text.splitlines() if line]
