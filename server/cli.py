@@ -14,6 +14,7 @@ COMMANDS = {
     "serve": "Run the REST API (and MCP over HTTP at /mcp).",
     "mcp": "Run the MCP server on stdio, for a coding agent.",
     "db": "Database schema: upgrade or show the revision.",
+    "pr": "Review the local forge's pull requests: list, show, merge, close.",
 }
 
 

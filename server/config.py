@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from fixer.models import PolicyConfig
 from server.errors import ConfigError, RepoNotConfigured
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -29,8 +30,10 @@ class RepoConfig(BaseModel):
     test_command: str | None = None
     test_timeout_seconds: int = Field(default=600, ge=1)
     services: list[str] = Field(default_factory=list)
+    test_output_cap_bytes: int = Field(default=64_000, ge=1024)
     forge: Literal["local", "github"] = "local"
     github_repo: str | None = Field(default=None, description="owner/name on GitHub, for forge = 'github'.")
+    policy: PolicyConfig = Field(default_factory=PolicyConfig, description="What a fix may touch.")
 
     @field_validator("default_branch")
     @classmethod

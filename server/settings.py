@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("HEALER_GITHUB_TOKEN", "GITHUB_TOKEN")
     )
     github_url: str = Field(default="https://api.github.com", description="GitHub Enterprise: https://HOST/api/v3")
+    bot_name: str = Field(default="devops-healer[bot]", description="Author of the bot's commits.")
+    bot_email: str = Field(default="devops-healer@users.noreply.invalid")
+    public_url: str | None = Field(
+        default=None, description="Where people reach this server (links in PRs and notifications)."
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -122,7 +122,10 @@ def test_rewriting_the_body_keeps_another_bots_block(setup: Setup) -> None:
 
 
 def test_patch_that_does_not_apply_names_hunk_file_line_and_current_text(setup: Setup) -> None:
-    bad = "--- a/app/calc.py\n+++ b/app/calc.py\n@@ -4,2 +4,2 @@\n def add(a: int, b: int) -> int:\n-    return b - a\n+    return a + b\n"
+    bad = (
+        "--- a/app/calc.py\n+++ b/app/calc.py\n@@ -4,2 +4,2 @@\n"
+        " def add(a: int, b: int) -> int:\n-    return b - a\n+    return a + b\n"
+    )
     with pytest.raises(PatchDoesNotApply) as caught:
         setup.fixer.submit(setup.spec, setup.request(Change(diff=bad)), setup.forge)
     message = str(caught.value)
@@ -179,7 +182,7 @@ def test_a_person_who_pushes_to_the_branch_takes_it_over(setup: Setup) -> None:
     git(human, "commit", "-q", "-m", "mine now")  # as Dev <dev@example.com>, not the bot
     git(human, "push", "-q", "origin", "healer/INC-20261122-0001")
     head = git(setup.bare, "rev-parse", "healer/INC-20261122-0001")
-    with pytest.raises(BranchTakenOver, match="dev@example.com"):
+    with pytest.raises(BranchTakenOver, match=r"dev@example\.com"):
         setup.fixer.submit(setup.spec, setup.request(setup.diff(MUL_FIX)), setup.forge)
     assert git(setup.bare, "rev-parse", "healer/INC-20261122-0001") == head  # never force-pushed
     assert "will not push here any more" in setup.records.comments(1)[0].body

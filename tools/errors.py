@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 from mcp.server.mcpserver.exceptions import ToolError
 
+from fixer.errors import FixerError
 from server.errors import HealerError
 
 log = logging.getLogger(__name__)
@@ -23,4 +24,7 @@ def agent_errors() -> Iterator[None]:
         yield
     except HealerError as exc:
         log.info("tool refused: %s", exc.message)
+        raise ToolError(exc.message) from exc
+    except FixerError as exc:
+        log.info("fix refused: %s", exc.message)
         raise ToolError(exc.message) from exc

@@ -15,6 +15,7 @@ from server.config import HealerConfig, load_config
 from server.settings import Settings
 
 if TYPE_CHECKING:
+    from server.fixes import FixService
     from server.store import Store
 
 
@@ -44,6 +45,12 @@ class Runtime:
                     max_attempts=self.settings.max_attempts,
                 )
             return self._store
+
+    @cached_property
+    def fixes(self) -> FixService:
+        from server.fixes import FixService
+
+        return FixService(self.store, self.config, self.settings)
 
     @cached_property
     def cache_root(self) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from mcp.server import MCPServer
 
 from server import __version__
-from tools import incidents, repository, resources
+from tools import fixes, incidents, repository, resources
 from tools.runtime import Runtime
 
 INSTRUCTIONS = """devops-healer turns production incidents into reviewed pull requests.
@@ -26,5 +26,6 @@ def build_server(runtime: Runtime, *, read_only: bool = False) -> MCPServer:
     repository.register(mcp, runtime)
     if not read_only:
         incidents.register_writing(mcp, runtime)
+        fixes.register(mcp, runtime)
     resources.register(mcp, runtime)
     return mcp

@@ -9,11 +9,11 @@ from typing import Any
 from fastapi import FastAPI
 
 from server import __version__
-from server.api import errors, health, incidents
+from server.api import errors, fixes, health, incidents
 from server.api.guards import BearerToken, BodyLimit
 from server.api.state import AppState
 
-ROUTERS = [health.router, incidents.router]
+ROUTERS = [health.router, incidents.router, fixes.router]
 
 
 def create_app(

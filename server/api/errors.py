@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from fixer.errors import ChangeRefused, FixerError, ForgeError, VerificationRefused, WorkspaceError
 from server.errors import HealerError, InvalidInput
 
 
@@ -47,6 +48,26 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body("InvalidInput", message, first["field"], problems=problems), status_code=422)
 
 
+async def _fixer_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FixerError)
+    if isinstance(exc, ChangeRefused | VerificationRefused):
+        status = 422
+    elif isinstance(exc, ForgeError):
+        status = 502
+    elif isinstance(exc, WorkspaceError):
+        status = 500
+    else:
+        status = 409  # the cap, a branch a person took over
+    extra = {"permanent": exc.permanent}
+    rule = getattr(exc, "rule", None)
+    if rule:
+        extra["rule"] = rule
+    return JSONResponse(
+        error_body(type(exc).__name__, exc.message, getattr(exc, "path", None), **extra), status_code=status
+    )
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(HealerError, _healer_error)
+    app.add_exception_handler(FixerError, _fixer_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -1,0 +1,298 @@
+"""Submitting a fix: the incident's lifecycle around one run of the fixer pipeline.
+
+claimed -> fixing -> pr_open when the pull request is opened or updated. A change the policy or
+the patch check refuses goes back to claimed (nothing ran; the agent keeps its lease and can send
+a better change). A run that failed after it started counts an attempt and returns the incident
+to the queue. Both REST (`POST /incidents/{id}/fix`) and MCP (`submit_fix`) call ``FixService``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from fixer.errors import ChangeRefused, FixerError, OpenPullRequestCapReached, VerificationRefused
+from fixer.forge import Forge
+from fixer.forge_local import LocalForge, ensure_bare_remote
+from fixer.models import BotIdentity, Change, FixRequest, FixResult, RepoSpec
+from fixer.pipeline import Fixer
+from fixer.workspace import Workspace
+from server.config import HealerConfig, RepoConfig
+from server.errors import ClaimConflict, ConfigError, InvalidInput
+from server.models import Incident, Status
+from server.settings import Settings
+from server.store import Store, queries, writes
+from server.store.prs import StorePullRequests
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+
+
+class FixSubmission(BaseModel):
+    """The body of `POST /incidents/{id}/fix` and the arguments of `submit_fix`."""
+
+    change: Change
+    summary: str = Field(min_length=3, max_length=200, description="One line for the PR title.")
+    explanation: str = Field(min_length=10, max_length=20_000, description="The root cause, in your words.")
+    risk: str | None = Field(default=None, max_length=5_000)
+    addresses: list[str] = Field(default_factory=list, max_length=50)
+
+
+class FixOutcome(BaseModel):
+    incident_id: str
+    status: Status
+    branch: str
+    commit: str
+    pull_request_url: str
+    pull_request_number: int
+    pull_request_created: bool
+    draft: bool
+    verification: str = Field(description="The verdict and what the tests did before and after.")
+    files_changed: list[str]
+    lines_added: int
+    lines_removed: int
+    steps: list[tuple[str, float]]
+    next_steps: str
+
+
+def repo_spec(repo: RepoConfig, settings: Settings) -> RepoSpec:
+    return RepoSpec(
+        name=repo.name,
+        path=repo.path,
+        url=repo.url,
+        default_branch=repo.default_branch,
+        test_command=repo.test_command,
+        test_timeout_seconds=repo.test_timeout_seconds,
+        test_output_cap_bytes=repo.test_output_cap_bytes,
+        forge=repo.forge,
+        github_repo=repo.github_repo,
+        policy=repo.policy,
+        bot=BotIdentity(name=settings.bot_name, email=settings.bot_email),
+    )
+
+
+def local_forge_dir(settings: Settings, repo: RepoConfig) -> Path:
+    """The local forge's bare repository: the configured URL when it is one, else one under HEALER_HOME."""
+    if repo.url and not repo.url.startswith(("https://", "http://", "ssh://", "git@")):
+        return Path(repo.url)
+    return settings.home / "forge" / f"{repo.name}.git"
+
+
+def forge_for(repo: RepoConfig, settings: Settings, store: Store) -> Forge:
+    if repo.forge == "github":
+        import importlib
+
+        try:
+            module = importlib.import_module("fixer.forge_github")
+        except ImportError as exc:
+            raise ConfigError(
+                "forge = 'github' is not available in this build", key=f"repos.{repo.name}.forge"
+            ) from exc
+        forge: Forge = module.github_forge(repo.github_repo or "", settings)
+        return forge
+    source = str(repo.path) if repo.path is not None else str(repo.url)
+    bare = ensure_bare_remote(source, local_forge_dir(settings, repo))
+    return LocalForge(repo.name, bare, StorePullRequests(store))
+
+
+class FixService:
+    def __init__(
+        self,
+        store: Store,
+        config: HealerConfig,
+        settings: Settings,
+        *,
+        fixer: Fixer | None = None,
+        forges: Callable[[RepoConfig], Forge] | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.settings = settings
+        self.fixer = fixer or Fixer(Workspace(settings.home / "workspaces"))
+        self.forges = forges or (lambda repo: forge_for(repo, settings, store))
+
+    def _begin(self, incident_id: str, agent: str, lease: timedelta) -> Incident:
+        """claimed -> fixing, only for the agent holding the lease; the lease covers the whole run."""
+        from server.store.rows import to_incident
+
+        now = self.store.clock.now()
+        with self.store.write() as connection:
+            row = queries.incident_row(connection, incident_id, for_update=True)
+            if Status(row.status) != Status.claimed:
+                raise ClaimConflict(
+                    incident_id,
+                    f"is {row.status}; claim it with claim_incident before submitting a fix",
+                )
+            writes.require_holder(row, incident_id, agent)
+            moved = writes.transition(
+                connection,
+                incident_id,
+                Status.fixing,
+                now=now,
+                actor=f"agent:{agent}",
+                event="fix_started",
+                updates={"claim_expires_at": now + lease},
+                row=row,
+            )
+            return to_incident(moved)
+
+    def submit(
+        self, incident_id: str, submission: FixSubmission, *, agent: str, progress: Progress | None = None
+    ) -> FixOutcome:
+        incident = self.store.get(incident_id)
+        if incident.repo is None:
+            raise InvalidInput(
+                f"incident {incident_id} (service {incident.service!r}) has no repository: add the service to "
+                "`services` of a [repos.<name>] table in healer.toml, then report_fix_status or retry",
+                field="incident_id",
+            )
+        repo = self.config.repo(incident.repo)
+        spec = repo_spec(repo, self.settings)
+        lease = max(self.store.lease, timedelta(seconds=2 * spec.test_timeout_seconds + 600))
+        incident = self._begin(incident_id, agent, lease)
+        request = FixRequest(
+            incident_id=incident_id,
+            service=incident.service,
+            severity=incident.severity.value,
+            title=incident.title,
+            summary=submission.summary,
+            explanation=submission.explanation,
+            risk=submission.risk,
+            trace_id=incident.trace_id,
+            change=submission.change,
+            agent=agent,
+            incident_url=f"{self.settings.public_url.rstrip('/')}/incidents/{incident_id}"
+            if self.settings.public_url
+            else None,
+            addresses=submission.addresses,
+        )
+        try:
+            result = self.fixer.submit(spec, request, self.forges(repo), progress)
+        except ChangeRefused as exc:
+            self._back_to_agent(incident_id, agent, exc, counts=False)
+            raise
+        except VerificationRefused as exc:
+            self._back_to_agent(incident_id, agent, exc, counts=True)
+            raise
+        except OpenPullRequestCapReached as exc:
+            self._held_back(incident_id, exc)
+            raise
+        except FixerError as exc:
+            self._failed(incident_id, agent, exc)
+            raise
+        except Exception as exc:
+            self._failed(incident_id, agent, exc)
+            raise
+        return self._opened(incident_id, agent, result)
+
+    def _back_to_agent(self, incident_id: str, agent: str, exc: FixerError, *, counts: bool) -> None:
+        """The agent keeps its lease to send a better change; a change that ran and failed its tests
+        counts as an attempt (so a loop of failing changes ends), one refused up front does not."""
+        if counts:
+            with self.store.read() as connection:
+                attempts = queries.incident_row(connection, incident_id).attempts + 1
+            if attempts >= self.store.max_attempts:
+                self._failed(incident_id, agent, exc)
+                return
+        now = self.store.clock.now()
+        with self.store.write() as connection:
+            row = queries.incident_row(connection, incident_id, for_update=True)
+            writes.transition(
+                connection,
+                incident_id,
+                Status.claimed,
+                now=now,
+                actor=f"agent:{agent}",
+                event="fix_refused",
+                detail={"error": type(exc).__name__, "message": exc.message[:2000]},
+                updates={
+                    "claim_holder": agent,
+                    "claim_expires_at": now + self.store.lease,
+                    "attempts": row.attempts + (1 if counts else 0),
+                },
+                row=row,
+            )
+
+    def _held_back(self, incident_id: str, exc: OpenPullRequestCapReached) -> None:
+        now = self.store.clock.now()
+        with self.store.write() as connection:
+            writes.transition(
+                connection,
+                incident_id,
+                Status.pending,
+                now=now,
+                actor="system",
+                event="held_back",
+                detail={"why": exc.message},
+                updates={"not_before": now + timedelta(minutes=10)},
+            )
+
+    def _failed(self, incident_id: str, agent: str, exc: BaseException) -> None:
+        message = exc.message if isinstance(exc, FixerError) else f"{type(exc).__name__}: {exc}"
+        log.warning("fix for %s failed: %s", incident_id, message)
+        now = self.store.clock.now()
+        with self.store.write() as connection:
+            row = queries.incident_row(connection, incident_id, for_update=True)
+            attempts = row.attempts + 1
+            budget_spent = attempts >= self.store.max_attempts
+            writes.transition(
+                connection,
+                incident_id,
+                Status.escalated if budget_spent else Status.pending,
+                now=now,
+                actor=f"agent:{agent}",
+                event="attempts_exhausted" if budget_spent else "fix_failed",
+                detail={"error": type(exc).__name__, "message": message[:2000], "attempts": attempts},
+                updates={"attempts": attempts},
+                row=row,
+            )
+
+    def _opened(self, incident_id: str, agent: str, result: FixResult) -> FixOutcome:
+        pr = result.pull_request
+        assert pr is not None
+        now = self.store.clock.now()
+        detail: dict[str, Any] = {
+            "number": pr.number,
+            "url": pr.url,
+            "draft": pr.draft,
+            "commit": result.commit,
+            "verification": result.verification.verdict,
+            "created": pr.created,
+        }
+        with self.store.write() as connection:
+            moved = writes.transition(
+                connection,
+                incident_id,
+                Status.pr_open,
+                now=now,
+                actor=f"agent:{agent}",
+                event="pr_opened" if pr.created else "pr_updated",
+                detail=detail,
+                updates={"branch": result.branch, "pr_url": pr.url, "pr_number": pr.number, "review_state": None},
+            )
+        return FixOutcome(
+            incident_id=incident_id,
+            status=Status(moved.status),
+            branch=result.branch,
+            commit=result.commit,
+            pull_request_url=pr.url,
+            pull_request_number=pr.number,
+            pull_request_created=pr.created,
+            draft=pr.draft,
+            verification=result.verification.summary(),
+            files_changed=result.files_changed,
+            lines_added=result.lines_added,
+            lines_removed=result.lines_removed,
+            steps=result.steps,
+            next_steps=(
+                "The pull request waits for review. "
+                + ("It is a draft because the tests did not confirm the fix. " if pr.draft else "")
+                + "Nothing more to do unless reviewers ask for changes (it then reappears in get_pending_incidents)."
+            ),
+        )

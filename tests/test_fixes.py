@@ -1,0 +1,165 @@
+"""submit_fix end to end through real processes: REST server, stdio MCP agent, local forge, `healer pr`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from fixer.forge_local import ensure_bare_remote
+from server.store import Store
+from server.store.prs import StorePullRequests
+from tests.conftest import HEALER, ServerProcess, git, healer_env, start_server, wait_until_triaged
+from tests.fixer_repo import ADD_FIX, TEST_COMMAND, diff_for, make_calc_repo
+from tests.mcp_client import error_text, stdio_session, structured
+
+
+@pytest.fixture
+def calc_server(tmp_path: Path) -> ServerProcess:
+    source = make_calc_repo(tmp_path / "calc")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "healer.toml").write_text(
+        f'[repos.calc]\npath = "{source}"\ntest_command = "{TEST_COMMAND}"\nservices = ["calc"]\n'
+    )
+    server = start_server(healer_env(home), tmp_path / "server.log")
+    server.source = source  # type: ignore[attr-defined]
+    yield server  # type: ignore[misc]
+    server.stop()
+
+
+def healer(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([HEALER, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_agent_submits_a_fix_and_a_person_reviews_it(calc_server: ServerProcess, tmp_path: Path) -> None:
+    source: Path = calc_server.source  # type: ignore[attr-defined]
+    created = httpx.post(
+        f"{calc_server.url}/incidents", json={"service": "calc", "error": "add returned -1 for 2+3", "severity": "high"}
+    ).json()
+    iid = created["id"]
+    assert wait_until_triaged(calc_server.url, iid)["status"] == "pending"
+    fix = diff_for(source, ADD_FIX, tmp_path)
+    progress: list[str] = []
+
+    async def agent() -> dict[str, object]:
+        async with stdio_session(calc_server.env, name="cline") as client:
+            structured(await client.call_tool("claim_incident", {"incident_id": iid}))
+            refused = await client.call_tool(
+                "submit_fix",
+                {
+                    "incident_id": iid,
+                    "change": {"edits": [{"path": ".github/workflows/ci.yml", "create": "x"}]},
+                    "title": "touch CI",
+                    "explanation": "this should be refused by policy",
+                },
+            )
+            assert "`deny-list`" in error_text(refused)
+            outcome = await client.call_tool(
+                "submit_fix",
+                {
+                    "incident_id": iid,
+                    "change": {"diff": fix},
+                    "title": "add adds",
+                    "explanation": "add subtracted its arguments; it now adds them.",
+                },
+                progress_callback=lambda done, total, message: _note(progress, message),
+            )
+            return structured(outcome)
+
+    outcome = asyncio.run(agent())
+    assert outcome["status"] == "pr_open" and outcome["pull_request_created"] is True
+    assert str(outcome["verification"]).startswith("improved")
+    assert {"sync", "test-before", "test-after", "push"} <= set(progress)
+    incident = httpx.get(f"{calc_server.url}/incidents/{iid}").json()
+    assert incident["status"] == "pr_open"
+    assert incident["pull_request"]["number"] == outcome["pull_request_number"]
+    events = [e["event"] for e in httpx.get(f"{calc_server.url}/incidents/{iid}/timeline").json()]
+    assert events[-4:] == ["fix_started", "fix_refused", "fix_started", "pr_opened"]
+
+    listed = healer(calc_server.env, "pr", "list")
+    assert "#1" in listed.stdout and "healer/" + iid in listed.stdout
+    shown = healer(calc_server.env, "pr", "show", "1")
+    assert "+    return a + b" in shown.stdout and "test_add" in shown.stdout  # the diff and the test output
+    merged = healer(calc_server.env, "pr", "merge", "1", "--as", "ana")
+    assert merged.returncode == 0, merged.stderr
+    incident = httpx.get(f"{calc_server.url}/incidents/{iid}").json()
+    assert incident["status"] == "merged"
+    again = healer(calc_server.env, "pr", "merge", "1")
+    assert again.returncode == 2 and "only open pull requests can be merged" in again.stderr
+
+
+def _note(progress: list[str], message: str | None) -> None:
+    if message:
+        progress.append(message)
+
+
+def test_rest_fix_requires_the_claim(calc_server: ServerProcess, tmp_path: Path) -> None:
+    source: Path = calc_server.source  # type: ignore[attr-defined]
+    iid = httpx.post(f"{calc_server.url}/incidents", json={"service": "calc", "error": "boom"}).json()["id"]
+    wait_until_triaged(calc_server.url, iid)
+    body = {
+        "change": {"diff": diff_for(source, ADD_FIX, tmp_path)},
+        "summary": "add adds",
+        "explanation": "add subtracted its arguments.",
+        "agent": "kestra",
+    }
+    refused = httpx.post(f"{calc_server.url}/incidents/{iid}/fix", json=body, timeout=120)
+    assert refused.status_code == 409 and "claim it" in refused.json()["error"]["message"]
+
+
+SUBMIT = """
+import json, sys
+from pathlib import Path
+from fixer.forge_local import LocalForge
+from fixer.models import Change, Edit, FixRequest, RepoSpec
+from fixer.pipeline import Fixer
+from fixer.workspace import Workspace
+from server.store import Store
+from server.store.prs import StorePullRequests
+args = json.loads(sys.argv[1])
+store = Store.open(args["db"])
+forge = LocalForge("calc", Path(args["bare"]), StorePullRequests(store))
+spec = RepoSpec(name="calc", path=args["source"])
+change = Change(edits=[Edit(path="app/calc.py", old=args["old"], new=args["new"])])
+request = FixRequest(incident_id="INC-20261122-0009", service="calc", severity="high", title="t",
+                     summary=args["summary"], explanation="concurrent submission", trace_id="t", change=change)
+result = Fixer(Workspace(Path(args["workspace"]))).submit(spec, request, forge)
+print(json.dumps({"number": result.pull_request.number, "created": result.pull_request.created}))
+"""
+
+
+def test_two_processes_submitting_for_one_incident_make_one_pull_request(tmp_path: Path) -> None:
+    source = make_calc_repo(tmp_path / "calc")
+    bare = ensure_bare_remote(str(source), tmp_path / "forge.git")
+    db = f"sqlite:///{tmp_path / 'healer.db'}"
+    Store.open(db).close()
+    # Two changes that apply in either order (each on top of the other's commit).
+    changes = [ADD_FIX["app/calc.py"], ("return a * b + 1", "return a * b")]
+    argv = [
+        json.dumps(
+            {
+                "db": db,
+                "bare": str(bare),
+                "source": str(source),
+                "workspace": str(tmp_path / "ws"),
+                "old": old,
+                "new": new,
+                "summary": f"attempt {n}",
+            }
+        )
+        for n, (old, new) in enumerate(changes, start=1)
+    ]
+    procs = [subprocess.Popen([sys.executable, "-c", SUBMIT, a], stdout=subprocess.PIPE, text=True) for a in argv]
+    outputs = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    assert {o["number"] for o in outputs} == {1}
+    assert sorted(o["created"] for o in outputs) == [False, True]
+    store = Store.open(db)
+    assert len(StorePullRequests(store).list_prs()) == 1
+    store.close()
+    assert git(bare, "rev-list", "--count", "main..healer/INC-20261122-0009").strip() == "2"
