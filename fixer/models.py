@@ -164,15 +164,23 @@ class Verification(BaseModel):
 
     def summary(self) -> str:
         if self.after is None:
-            return "tests not run (no test_command for this repository)"
-        before = "not run" if self.before is None else ("passed" if self.before.passed else "failed")
-        after = "timed out" if self.after.timed_out else ("passed" if self.after.passed else "failed")
-        fixed = ""
+            return "not_run: tests not run (no test_command for this repository)"
+        text = f"{self.verdict}: tests {describe_run(self.before)} before the change, {describe_run(self.after)} after"
         if self.before and self.after and self.before.failed_tests:
             gone = sorted(set(self.before.failed_tests) - set(self.after.failed_tests))
             if gone:
-                fixed = f"; now passing: {', '.join(gone)}"
-        return f"{self.verdict}: before the change {before}, after it {after}{fixed}"
+                text += f"; now passing: {', '.join(gone)}"
+        return text
+
+
+def describe_run(run: TestRun | None) -> str:
+    if run is None:
+        return "not run"
+    if run.timed_out:
+        return "timed out"
+    if run.passed:
+        return "passing"
+    return f"{len(run.failed_tests)} failing" if run.failed_tests else f"failing (exit {run.exit_code})"
 
 
 class PullRequestInfo(BaseModel):

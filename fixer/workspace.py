@@ -11,6 +11,7 @@ import fcntl
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -94,6 +95,32 @@ class Workspace:
             timeout=600,
             secrets=secrets,
         )
+        return cache
+
+    def ensure_origin(self, spec: RepoSpec, *, max_age_seconds: float = 30) -> Path:
+        """The cache with the source's default branch fetched (at most every ``max_age_seconds``), for reading."""
+        cache = self.cache_dir(spec)
+        stamp = cache / "healer-fetched"
+        fresh = stamp.exists() and time.time() - stamp.stat().st_mtime < max_age_seconds
+        if fresh:
+            return cache
+        if not (cache / "HEAD").exists():
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            staging = cache.parent / f".cache-{uuid.uuid4().hex}"
+            gitcmd.run(cache.parent, "init", "--quiet", "--bare", str(staging))
+            staging.rename(cache)
+        self._set_remote(cache, "origin", self.source(spec))
+        branch = gitcmd.safe_ref(spec.default_branch)
+        gitcmd.run(
+            cache,
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "origin",
+            f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
+            timeout=600,
+        )
+        stamp.touch()
         return cache
 
     def _same(self, spec: RepoSpec, forge_url: str) -> bool:

@@ -15,6 +15,7 @@ COMMANDS = {
     "mcp": "Run the MCP server on stdio, for a coding agent.",
     "db": "Database schema: upgrade or show the revision.",
     "pr": "Review the local forge's pull requests: list, show, merge, close.",
+    "demo": "Run the whole loop on this machine: incidents, a scripted agent, verified PRs.",
 }
 
 
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns what matters
     code: int = args.handler(args)
     return code
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from fixer.errors import ChangeRefused, FixerError, OpenPullRequestCapReached, VerificationRefused
 from fixer.forge import Forge
 from fixer.forge_local import LocalForge, ensure_bare_remote
-from fixer.models import BotIdentity, Change, FixRequest, FixResult, RepoSpec
+from fixer.models import BotIdentity, Change, FixRequest, FixResult, RepoSpec, describe_run
 from fixer.pipeline import Fixer
 from fixer.workspace import Workspace
 from server.config import HealerConfig, RepoConfig
@@ -54,6 +54,9 @@ class FixOutcome(BaseModel):
     pull_request_created: bool
     draft: bool
     verification: str = Field(description="The verdict and what the tests did before and after.")
+    verdict: str = Field(description="green, improved, red, timed_out or not_run")
+    tests_before: str = Field(description="e.g. '3 failing', 'passed', 'not run'")
+    tests_after: str
     files_changed: list[str]
     lines_added: int
     lines_removed: int
@@ -286,6 +289,9 @@ class FixService:
             pull_request_created=pr.created,
             draft=pr.draft,
             verification=result.verification.summary(),
+            verdict=result.verification.verdict,
+            tests_before=describe_run(result.verification.before),
+            tests_after=describe_run(result.verification.after),
             files_changed=result.files_changed,
             lines_added=result.lines_added,
             lines_removed=result.lines_removed,

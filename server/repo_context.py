@@ -77,13 +77,15 @@ def local_checkout(repo: RepoConfig, cache_root: Path) -> Path:
                 f"repository {repo.name!r}: {repo.path} is not a git repository; fix `path` in healer.toml"
             )
         return repo.path
-    cached = cache_root / repo.name / "cache.git"
-    if not cached.exists():
-        raise RepoUnavailable(
-            f"repository {repo.name!r} has not been cloned yet (it is cloned on the first fix); "
-            f"or set `path` to a local clone in healer.toml"
-        )
-    return cached
+    from fixer.errors import FixerError
+    from fixer.models import RepoSpec
+    from fixer.workspace import Workspace
+
+    try:
+        spec = RepoSpec(name=repo.name, url=repo.url, default_branch=repo.default_branch)
+        return Workspace(cache_root).ensure_origin(spec)
+    except FixerError as exc:
+        raise RepoUnavailable(f"repository {repo.name!r} could not be fetched from {repo.url}: {exc.message}") from exc
 
 
 def check_path(path: str) -> str:

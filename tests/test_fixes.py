@@ -47,6 +47,10 @@ def test_agent_submits_a_fix_and_a_person_reviews_it(calc_server: ServerProcess,
     fix = diff_for(source, ADD_FIX, tmp_path)
     progress: list[str] = []
 
+    async def note(progress_value: float, total: float | None, message: str | None) -> None:
+        if message:
+            progress.append(message)
+
     async def agent() -> dict[str, object]:
         async with stdio_session(calc_server.env, name="cline") as client:
             structured(await client.call_tool("claim_incident", {"incident_id": iid}))
@@ -68,7 +72,7 @@ def test_agent_submits_a_fix_and_a_person_reviews_it(calc_server: ServerProcess,
                     "title": "add adds",
                     "explanation": "add subtracted its arguments; it now adds them.",
                 },
-                progress_callback=lambda done, total, message: _note(progress, message),
+                progress_callback=note,
             )
             return structured(outcome)
 
@@ -92,11 +96,6 @@ def test_agent_submits_a_fix_and_a_person_reviews_it(calc_server: ServerProcess,
     assert incident["status"] == "merged"
     again = healer(calc_server.env, "pr", "merge", "1")
     assert again.returncode == 2 and "only open pull requests can be merged" in again.stderr
-
-
-def _note(progress: list[str], message: str | None) -> None:
-    if message:
-        progress.append(message)
 
 
 def test_rest_fix_requires_the_claim(calc_server: ServerProcess, tmp_path: Path) -> None:

@@ -1,0 +1,1 @@
+"""orders: a small order service (the target devops-healer's demo fixes)."""

@@ -1,0 +1,1 @@
+"""`healer demo`: the whole loop on this machine, with a scripted agent in place of a coding agent."""

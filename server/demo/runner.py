@@ -1,0 +1,238 @@
+"""The demo run: a throwaway workspace, a real server, real incidents, the scripted agent, a summary."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from server.demo.agent import Attempt, run_agent
+
+DEMO_REPO = Path(__file__).resolve().parents[2] / "demo_repo"
+HEALER = str(Path(sys.executable).with_name("healer"))
+
+
+class DemoFailed(RuntimeError):
+    pass
+
+
+def say(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _git(cwd: Path, *args: str) -> None:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "Orders Team",
+        "GIT_AUTHOR_EMAIL": "orders@example.com",
+        "GIT_COMMITTER_NAME": "Orders Team",
+        "GIT_COMMITTER_EMAIL": "orders@example.com",
+    }
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def prepare(root: Path) -> tuple[Path, Path, Path]:
+    """The orders service as a git repository with history, its bare remote (the local forge), and HEALER_HOME."""
+    if not (DEMO_REPO / "orders").is_dir():
+        raise DemoFailed(f"the demo service is missing ({DEMO_REPO}); run the demo from a devops-healer checkout")
+    source = root / "orders"
+    shutil.copytree(DEMO_REPO, source, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc"))
+    _git(source, "init", "-q", "-b", "main")
+    _git(source, "add", "orders", "tests", "pyproject.toml", "README.md")
+    _git(source, "commit", "-q", "-m", "orders service: pool, cache, auth")
+    _git(source, "add", "-A")
+    _git(source, "commit", "-q", "-m", "Add CodeRabbit settings and the log generator")
+    forge = root / "forge" / "orders.git"
+    forge.parent.mkdir(parents=True)
+    _git(root, "clone", "-q", "--bare", str(source), str(forge))
+    home = root / "home"
+    home.mkdir()
+    (home / "healer.toml").write_text(
+        "[repos.orders]\n"
+        f'url = "{forge}"\n'
+        'default_branch = "main"\n'
+        f'test_command = "{sys.executable} -m pytest"\n'
+        "test_timeout_seconds = 120\n"
+        'services = ["orders"]\n'
+    )
+    return source, forge, home
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    handle = log.open("wb")
+    process = subprocess.Popen([HEALER, "serve", "--port", str(port)], env=env, stdout=handle, stderr=subprocess.STDOUT)
+    handle.close()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise DemoFailed(f"healer serve exited ({process.returncode}):\n{log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise DemoFailed("healer serve did not become healthy within 30 s")
+
+
+def post_incidents(source: Path, url: str, env: dict[str, str]) -> list[dict[str, object]]:
+    """What monitoring sends: the three faults, one of them twice, and a low-severity warning."""
+    done = subprocess.run(
+        [sys.executable, str(source / "loggen.py"), "--duplicate", "--url", url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        raise DemoFailed(f"the log generator failed:\n{done.stderr[-2000:]}")
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+def wait_for_triage(url: str, ids: set[str]) -> dict[str, dict[str, object]]:
+    deadline = time.monotonic() + 30
+    while True:
+        found = {iid: httpx.get(f"{url}/incidents/{iid}", timeout=5).json() for iid in ids}
+        if all(item["status"] not in ("received", "triaged") for item in found.values()):
+            return found
+        if time.monotonic() > deadline:
+            raise DemoFailed("incidents were not triaged within 30 s")
+        time.sleep(0.1)
+
+
+def table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def run(keep: bool) -> int:
+    root = Path(tempfile.mkdtemp(prefix="healer-demo-"))
+    server: subprocess.Popen[bytes] | None = None
+    started = time.monotonic()
+    try:
+        say("devops-healer demo: incidents in, reviewed pull requests out (no GitHub account, no LLM)")
+        say()
+        source, forge, home = prepare(root)
+        say(f"1. demo service copied to {source} (git, 2 commits); local forge at {forge}")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HEALER_") and k != "GITHUB_TOKEN"}
+        env["HEALER_HOME"] = str(home)
+        server, url = start_server(env, root / "server.log")
+        say(f"2. healer serve running at {url} (log: {root / 'server.log'})")
+        answers = post_incidents(source, url, env)
+        created = {str(a["id"]) for a in answers if not a["duplicate"]}
+        duplicates = [a for a in answers if a["duplicate"]]
+        repeat = (
+            f" (counted as occurrence {duplicates[0]['occurrences']} of {duplicates[0]['id']})" if duplicates else ""
+        )
+        posted = f"3. monitoring posted {len(answers)} reports: {len(created)} incidents, {len(duplicates)} duplicate"
+        say(posted + repeat)
+        triaged = wait_for_triage(url, created)
+        for iid, item in sorted(triaged.items()):
+            say(f"   {iid} {item['severity']:<8} -> {item['status']:<10} {item['title']}")
+        say("4. the scripted demo agent connects over MCP (stdio) and works the queue:")
+        attempts = asyncio.run(run_agent(HEALER, env, lambda line: say("   " + line)))
+        summary = _summary(url, triaged, attempts)
+        say()
+        say("5. result")
+        say(table(summary))
+        failures = _check(triaged, attempts)
+        if attempts and attempts[0].pr_number:
+            shown = subprocess.run(
+                [HEALER, "pr", "show", str(attempts[0].pr_number)], env=env, capture_output=True, text=True, timeout=60
+            )
+            say()
+            say(f"6. what a reviewer sees: healer pr show {attempts[0].pr_number} (first 25 lines)")
+            say("\n".join("   " + line for line in shown.stdout.splitlines()[:25]))
+        say()
+        say(f"done in {time.monotonic() - started:.1f} s")
+        where = f"HEALER_HOME={home}"
+        say("look further" + ("" if keep else " (run `healer demo --keep` to keep the workspace for these)") + ":")
+        cwd = Path.cwd()
+        healer = str(Path(HEALER).relative_to(cwd)) if Path(HEALER).is_relative_to(cwd) else HEALER
+        say(f"  export {where}")
+        say(f"  {healer} pr list        # the three pull requests on the local forge")
+        say(f"  {healer} pr show 1      # diff, explanation and test output, as a reviewer sees them")
+        say(f"  {healer} pr merge 1     # merge it; the incident moves to merged")
+        say(f"  {healer} serve &        # then: curl -s http://127.0.0.1:8080/incidents")
+        if failures:
+            for failure in failures:
+                say(f"FAILED: {failure}")
+            return 1
+        return 0
+    except DemoFailed as exc:
+        say(f"demo failed: {exc}")
+        return 1
+    except Exception as exc:
+        say(f"demo failed: {type(exc).__name__}: {exc} (server log: {root / 'server.log'})")
+        return 1
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130
+    finally:
+        if server is not None and server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        if keep:
+            say(f"workspace kept at {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _summary(url: str, triaged: dict[str, dict[str, object]], attempts: list[Attempt]) -> list[list[str]]:
+    rows = [["incident", "severity", "status", "branch", "PR", "tests before -> after", "verdict", "seconds"]]
+    by_id = {a.incident_id: a for a in attempts}
+    for iid in sorted(triaged):
+        now = httpx.get(f"{url}/incidents/{iid}", timeout=5).json()
+        attempt = by_id.get(iid)
+        rows.append(
+            [
+                iid,
+                str(now["severity"]),
+                str(now["status"]),
+                (attempt.branch or "-") if attempt else "-",
+                f"#{attempt.pr_number}" if attempt and attempt.pr_number else "-",
+                (attempt.tests or "-") if attempt else "-",
+                (attempt.verdict or "-") if attempt else "-",
+                f"{attempt.seconds:.1f}" if attempt else "-",
+            ]
+        )
+    return rows
+
+
+def _check(triaged: dict[str, dict[str, object]], attempts: list[Attempt]) -> list[str]:
+    failures = []
+    fixed = [
+        a
+        for a in attempts
+        if a.status == "pr_open" and a.verification and a.verification.startswith(("green", "improved"))
+    ]
+    if len(fixed) != 3:
+        failures.append(f"expected 3 verified pull requests, got {len(fixed)}")
+    monitored = [i for i in triaged.values() if i["status"] == "monitoring"]
+    if len(monitored) != 1:
+        failures.append(f"expected 1 monitored (low severity) incident, got {len(monitored)}")
+    failures += [f"{a.incident_id}: {a.error}" for a in attempts if a.error]
+    return failures
