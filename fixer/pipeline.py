@@ -35,7 +35,15 @@ class Fixer:
         self.workspace = workspace
         self.runner: Runner = runner or SubprocessRunner()
 
-    def submit(self, spec: RepoSpec, request: FixRequest, forge: Forge, progress: Progress | None = None) -> FixResult:
+    def submit(
+        self,
+        spec: RepoSpec,
+        request: FixRequest,
+        forge: Forge,
+        progress: Progress | None = None,
+        *,
+        open_pull_request: bool = True,
+    ) -> FixResult:
         report = progress or _no_progress
         steps: list[tuple[str, float]] = []
         running, since = "sync", time.monotonic()
@@ -118,8 +126,24 @@ class Fixer:
                     timeout=600,
                     secrets=secrets,
                 )
-            step("pull-request", 0.95)
             files = [(item.path, len(item.added), item.removed) for item in the_plan.files]
+            if not open_pull_request:
+                step("done", 1.0)
+                return FixResult(
+                    incident_id=request.incident_id,
+                    branch=branch,
+                    base_commit=base.commit,
+                    commit=commit,
+                    pushed=True,
+                    pull_request=None,
+                    verification=result,
+                    files_changed=the_plan.paths,
+                    lines_added=the_plan.lines_added,
+                    lines_removed=the_plan.lines_removed,
+                    steps=steps,
+                    finished_at=datetime.now(UTC),
+                )
+            step("pull-request", 0.95)
             section = pr_text.bot_section(request, result, files)
             pull = self._open_or_update(
                 forge, request, spec, branch, section, draft=not result.verified, existing=existing

@@ -16,6 +16,10 @@ COMMANDS = {
     "db": "Database schema: upgrade or show the revision.",
     "pr": "Review the local forge's pull requests: list, show, merge, close.",
     "demo": "Run the whole loop on this machine: incidents, a scripted agent, verified PRs.",
+    "approve": "Approve what waits for you: a routed incident, or a held fix (which then runs).",
+    "deny": "Deny what waits for you; the incident goes to humans.",
+    "dlq": "The dead-letter queue: list, show, retry.",
+    "rules": "Triage rules: test a report against them, or check the configuration.",
 }
 
 

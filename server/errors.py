@@ -16,6 +16,7 @@ the reader is often a coding agent.
     ├── Conflict                      the request is fine but the incident's state forbids it
     │   ├── InvalidTransition
     │   └── ClaimConflict
+    ├── Forbidden                     this person may not do that (approve their own fix, say)
     ├── StoreUnavailable              the database cannot be reached
     └── (fixer.errors.FixerError lives in fixer/, which knows nothing of this tree;
          the faces translate it too)
@@ -121,6 +122,10 @@ class ClaimConflict(Conflict):
     def __init__(self, incident_id: str, message: str) -> None:
         super().__init__(f"incident {incident_id}: {message}")
         self.incident_id = incident_id
+
+
+class Forbidden(HealerError):
+    status_code = 403
 
 
 class StoreUnavailable(HealerError):

@@ -22,6 +22,7 @@ from fixer.forge_local import LocalForge, ensure_bare_remote
 from fixer.models import BotIdentity, Change, FixRequest, FixResult, RepoSpec, describe_run
 from fixer.pipeline import Fixer
 from fixer.workspace import Workspace
+from server.attempts import record_failed_attempt
 from server.config import HealerConfig, RepoConfig
 from server.errors import ClaimConflict, ConfigError, InvalidInput
 from server.models import Incident, Status
@@ -47,20 +48,22 @@ class FixSubmission(BaseModel):
 class FixOutcome(BaseModel):
     incident_id: str
     status: Status
-    branch: str
-    commit: str
-    pull_request_url: str
-    pull_request_number: int
-    pull_request_created: bool
-    draft: bool
-    verification: str = Field(description="The verdict and what the tests did before and after.")
-    verdict: str = Field(description="green, improved, red, timed_out or not_run")
-    tests_before: str = Field(description="e.g. '3 failing', 'passed', 'not run'")
-    tests_after: str
-    files_changed: list[str]
-    lines_added: int
-    lines_removed: int
-    steps: list[tuple[str, float]]
+    held_for_approval: bool = Field(default=False, description="A person must approve before anything runs.")
+    approval_reason: str | None = None
+    branch: str | None = None
+    commit: str | None = None
+    pull_request_url: str | None = None
+    pull_request_number: int | None = None
+    pull_request_created: bool = False
+    draft: bool = False
+    verification: str | None = Field(default=None, description="The verdict and what the tests did before and after.")
+    verdict: str | None = Field(default=None, description="green, improved, red, timed_out or not_run")
+    tests_before: str | None = Field(default=None, description="e.g. '3 failing', 'passing', 'not run'")
+    tests_after: str | None = None
+    files_changed: list[str] = Field(default_factory=list)
+    lines_added: int = 0
+    lines_removed: int = 0
+    steps: list[tuple[str, float]] = Field(default_factory=list)
     next_steps: str
 
 
@@ -155,10 +158,102 @@ class FixService:
                 "`services` of a [repos.<name>] table in healer.toml, then report_fix_status or retry",
                 field="incident_id",
             )
+        if incident.automation == "root_cause_only":
+            raise InvalidInput(
+                f"automation for service {incident.service!r} is root_cause_only: no code changes. Report what you "
+                "found with report_fix_status(status=needs_review, notes=...) so a person can act on it.",
+                field="incident_id",
+            )
         repo = self.config.repo(incident.repo)
         spec = repo_spec(repo, self.settings)
         lease = max(self.store.lease, timedelta(seconds=2 * spec.test_timeout_seconds + 600))
-        incident = self._begin(incident_id, agent, lease)
+        self._begin(incident_id, agent, lease)
+        why = self._approval_needed(submission)
+        if why is not None:
+            held = self._hold_for_approval(incident_id, agent, submission, why)
+            if held is not None:
+                return held
+        return self._run(incident_id, submission, agent=agent, progress=progress)
+
+    def resume(self, incident_id: str, payload: dict[str, Any], progress: Progress | None = None) -> FixOutcome:
+        """Run a fix a person just approved (the incident is already fixing)."""
+        submission = FixSubmission.model_validate(payload["submission"])
+        return self._run(incident_id, submission, agent=str(payload["agent"]), progress=progress)
+
+    def _approval_needed(self, submission: FixSubmission) -> str | None:
+        from fixer.change import parse_diff
+        from server.triage.approval import needs_approval
+        from server.triage.policy import routing_policy
+
+        change = submission.change
+        if change.diff is not None:
+            paths = [item.path for item in parse_diff(change.diff)]
+            text = change.diff
+        else:
+            paths = [edit.path for edit in change.edits or []]
+            text = "\n".join(
+                "+" + line for edit in change.edits or [] for line in (edit.new or edit.create or "").splitlines()
+            )
+        return needs_approval(paths, text, routing_policy(self.config).config.approval)
+
+    def _hold_for_approval(
+        self, incident_id: str, agent: str, submission: FixSubmission, why: str
+    ) -> FixOutcome | None:
+        """Hold the change until a person approves it, unless exactly this change is already approved."""
+        from server import approvals
+        from server.triage.approval import approval_subject
+        from server.triage.policy import routing_policy
+
+        subject = approval_subject(submission.change.model_dump_json())
+        policy = routing_policy(self.config).config.approval
+        now = self.store.clock.now()
+        with self.store.write() as connection:
+            row = queries.incident_row(connection, incident_id, for_update=True)
+            latest = approvals.latest(connection, row.pk, kind="fix")
+            if latest is not None and latest.decision == "approved" and latest.subject == subject:
+                return None  # this very change was approved: go on
+            detail: dict[str, Any] = {"why": why, "subject": subject}
+            if latest is not None and latest.decision == "approved":
+                detail["stale"] = f"approval {latest.id} was for {latest.subject}; the change moved"
+            approvals.request(
+                connection,
+                row,
+                kind="fix",
+                subject=subject,
+                requested_by=f"agent:{agent}",
+                reason=why,
+                policy=policy,
+                now=now,
+                payload={"submission": submission.model_dump(mode="json"), "agent": agent},
+            )
+            writes.transition(
+                connection,
+                incident_id,
+                Status.awaiting_approval,
+                now=now,
+                actor=f"agent:{agent}",
+                event="approval_requested",
+                detail=detail,
+                row=row,
+            )
+        return FixOutcome(
+            incident_id=incident_id,
+            status=Status.awaiting_approval,
+            held_for_approval=True,
+            approval_reason=why,
+            next_steps=(
+                f"Held for a person's approval ({why}). Nothing ran yet. When someone approves, the fix runs and "
+                "opens the pull request; pick another incident meanwhile."
+            ),
+        )
+
+    def _run(
+        self, incident_id: str, submission: FixSubmission, *, agent: str, progress: Progress | None = None
+    ) -> FixOutcome:
+        incident = self.store.get(incident_id)
+        assert incident.repo is not None
+        repo = self.config.repo(incident.repo)
+        spec = repo_spec(repo, self.settings)
         request = FixRequest(
             incident_id=incident_id,
             service=incident.service,
@@ -175,8 +270,9 @@ class FixService:
             else None,
             addresses=submission.addresses,
         )
+        open_pr = incident.automation != "patch"
         try:
-            result = self.fixer.submit(spec, request, self.forges(repo), progress)
+            result = self.fixer.submit(spec, request, self.forges(repo), progress, open_pull_request=open_pr)
         except ChangeRefused as exc:
             self._back_to_agent(incident_id, agent, exc, counts=False)
             raise
@@ -192,7 +288,39 @@ class FixService:
         except Exception as exc:
             self._failed(incident_id, agent, exc)
             raise
+        if result.pull_request is None:
+            return self._patch_only(incident_id, agent, result)
         return self._opened(incident_id, agent, result)
+
+    def _patch_only(self, incident_id: str, agent: str, result: FixResult) -> FixOutcome:
+        """Automation `patch`: the branch is pushed, a person opens the pull request."""
+        now = self.store.clock.now()
+        with self.store.write() as connection:
+            moved = writes.transition(
+                connection,
+                incident_id,
+                Status.escalated,
+                now=now,
+                actor=f"agent:{agent}",
+                event="patch_pushed",
+                detail={"branch": result.branch, "commit": result.commit, "verification": result.verification.verdict},
+                updates={"branch": result.branch},
+            )
+        return FixOutcome(
+            incident_id=incident_id,
+            status=Status(moved.status),
+            branch=result.branch,
+            commit=result.commit,
+            verification=result.verification.summary(),
+            verdict=result.verification.verdict,
+            tests_before=describe_run(result.verification.before),
+            tests_after=describe_run(result.verification.after),
+            files_changed=result.files_changed,
+            lines_added=result.lines_added,
+            lines_removed=result.lines_removed,
+            steps=result.steps,
+            next_steps="Automation for this service stops at a pushed branch; a person opens the pull request.",
+        )
 
     def _back_to_agent(self, incident_id: str, agent: str, exc: FixerError, *, counts: bool) -> None:
         """The agent keeps its lease to send a better change; a change that ran and failed its tests
@@ -237,23 +365,20 @@ class FixService:
             )
 
     def _failed(self, incident_id: str, agent: str, exc: BaseException) -> None:
+        """A run that failed after it started: one attempt counted, back after a backoff or dead-lettered."""
         message = exc.message if isinstance(exc, FixerError) else f"{type(exc).__name__}: {exc}"
+        permanent = isinstance(exc, FixerError) and exc.permanent
         log.warning("fix for %s failed: %s", incident_id, message)
-        now = self.store.clock.now()
         with self.store.write() as connection:
-            row = queries.incident_row(connection, incident_id, for_update=True)
-            attempts = row.attempts + 1
-            budget_spent = attempts >= self.store.max_attempts
-            writes.transition(
+            record_failed_attempt(
                 connection,
                 incident_id,
-                Status.escalated if budget_spent else Status.pending,
-                now=now,
-                actor=f"agent:{agent}",
-                event="attempts_exhausted" if budget_spent else "fix_failed",
-                detail={"error": type(exc).__name__, "message": message[:2000], "attempts": attempts},
-                updates={"attempts": attempts},
-                row=row,
+                agent=agent,
+                error=f"{type(exc).__name__}: {message}",
+                permanent=permanent,
+                now=self.store.clock.now(),
+                max_attempts=self.store.max_attempts,
+                rng=self.store.rng,
             )
 
     def _opened(self, incident_id: str, agent: str, result: FixResult) -> FixOutcome:

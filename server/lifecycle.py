@@ -52,6 +52,7 @@ TRANSITIONS: dict[tuple[Status, Status], str] = {
     (S.claimed, S.fixing): "submit_fix starts",
     (S.claimed, S.pr_open): "the agent reports a PR it opened itself",
     (S.claimed, S.escalated): "the agent or a person hands it to humans",
+    (S.claimed, S.dead_letter): "the agent reported a failure, attempt budget spent",
     (S.fixing, S.pr_open): "branch pushed, PR opened or updated",
     (S.fixing, S.pending): "fix failed (or its process died), attempts left",
     (S.fixing, S.claimed): "fix refused before anything was written; the agent keeps its lease",

@@ -160,6 +160,9 @@ class Incident(BaseModel):
     pull_request: PullRequestRef | None = None
     trace_id: str
     not_before: datetime | None = None
+    automation: str | None = Field(
+        default=None, description="How far automation may go: root_cause_only, patch or pull_request."
+    )
     updated_at: datetime
 
 

@@ -154,12 +154,24 @@ def test_report_fix_moves_the_lifecycle(store: Store, outcome: str, expected: St
         assert after.pull_request is not None and after.pull_request.number == 7
 
 
-def test_third_failed_attempt_escalates(store: Store) -> None:
+def test_failed_attempts_back_off_then_dead_letter(store: Store, clock: FakeClock) -> None:
     incident = ingest(store)
-    for _ in range(3):
+    store.rng.seed(7)
+    store.claim(incident.id, agent="cline")
+    first = store.report_fix(incident.id, agent="cline", outcome="failed", notes="tests still red")
+    assert first.status == Status.pending and first.not_before is not None
+    wait = first.not_before - clock.current
+    assert 0 <= wait.total_seconds() <= 60  # full jitter: between 0 and base * 2**1
+    assert store.pending().items == []  # not offered before its backoff ends
+    with pytest.raises(ClaimConflict, match="backing off"):
         store.claim(incident.id, agent="cline")
-        result = store.report_fix(incident.id, agent="cline", outcome="failed")
-    assert (result.status, result.attempts) == (Status.escalated, 3)
+    for _ in range(2):
+        clock.advance(hours=2)
+        store.claim(incident.id, agent="cline")
+        result = store.report_fix(incident.id, agent="cline", outcome="failed", notes="still red")
+    assert (result.status, result.attempts) == (Status.dead_letter, 3)
+    events = [e.event for e in store.timeline(incident.id)]
+    assert events.count("fix_failed") == 2 and events[-1] == "dead_lettered"
 
 
 def test_report_without_claim_and_by_another_agent_is_refused(store: Store) -> None:

@@ -55,7 +55,10 @@ def build_app(
     from tools.server import build_server
 
     mcp = build_server(Runtime(settings, config=config, store=store))
-    triage = TriageWorker(store) if run_triage else None
+    from server.triage.decide import Triage
+
+    rules = Triage(config)
+    triage = TriageWorker(store, rules.decide, approval=rules.approval) if run_triage else None
     hosts, origins = allowed_hosts(host, port, settings)
     mcp_app = mcp.streamable_http_app(
         streamable_http_path="/mcp",

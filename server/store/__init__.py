@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +51,7 @@ class Store:
         self.clock: Clock = clock or SystemClock()
         self.lease = timedelta(seconds=lease_seconds)
         self.max_attempts = max_attempts
+        self.rng = random.Random()  # noqa: S311 - retry jitter, not secrets; tests replace it
         self._committer: GroupCommitter[IngestRequest, IngestResult] | None = None
         self._committer_lock = threading.Lock()
         self._last_reap: datetime | None = None
@@ -202,6 +204,7 @@ class Store:
                 outcome=outcome,
                 now=self.clock.now(),
                 max_attempts=self.max_attempts,
+                rng=self.rng,
                 pr_url=pr_url,
                 notes=notes,
             )

@@ -66,6 +66,7 @@ def to_incident(row: AnyRow) -> Incident:
         pull_request=pr,
         trace_id=row.trace_id,
         not_before=row.not_before,
+        automation=row.automation,
         updated_at=row.updated_at,
     )
 

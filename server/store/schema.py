@@ -95,6 +95,7 @@ incidents = Table(
     Column("pr_url", String(500), nullable=True),
     Column("pr_number", Integer, nullable=True),
     Column("review_state", String(40), nullable=True),
+    Column("automation", String(32), nullable=True),
     Column("trace_id", String(100), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -129,4 +130,6 @@ idempotency_keys = Table(
 
 
 # Tables owned by other modules register on the same metadata when imported here.
-from server.store import prs_schema  # noqa: E402, F401
+from server.store import prs_schema, triage_schema  # noqa: E402
+
+OWNED_TABLES = (prs_schema, triage_schema)

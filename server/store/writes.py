@@ -6,6 +6,7 @@ writes (a transition and its notification, say) into one commit.
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -200,13 +201,14 @@ def report_fix(
     outcome: str,
     now: datetime,
     max_attempts: int,
+    rng: random.Random,
     pr_url: str | None = None,
     notes: str | None = None,
 ) -> AnyRow:
     """An agent's verdict on its own attempt, moving the lifecycle accordingly.
 
-    success: the PR it names is open for review. failed: back to the queue with one more
-    attempt counted, or to humans once the attempt budget is spent. needs_review: to humans now.
+    success: the PR it names is open for review. failed: back to the queue after a backoff with one
+    more attempt counted, or to the dead-letter queue once the budget is spent. needs_review: to humans now.
     """
     row = incident_row(connection, incident_id, for_update=True)
     require_holder(row, incident_id, agent)
@@ -245,30 +247,16 @@ def report_fix(
             detail=detail,
             row=row,
         )
-    attempts = row.attempts + 1
-    detail["attempts"] = attempts
-    if attempts >= max_attempts:
-        detail["why"] = f"{attempts} of {max_attempts} attempts failed"
-        return transition(
-            connection,
-            incident_id,
-            Status.escalated,
-            now=now,
-            actor=actor,
-            event="attempts_exhausted",
-            detail=detail,
-            updates={"attempts": attempts},
-            row=row,
-        )
-    back = Status.changes_requested if row.review_state == "changes_requested" else Status.pending
-    return transition(
+    from server.attempts import record_failed_attempt  # the retry policy lives with the attempts
+
+    return record_failed_attempt(
         connection,
         incident_id,
-        back,
+        agent=agent,
+        error=notes or "the agent reported a failed attempt",
+        permanent=False,
         now=now,
-        actor=actor,
-        event="fix_failed",
-        detail=detail,
-        updates={"attempts": attempts},
+        max_attempts=max_attempts,
+        rng=rng,
         row=row,
     )

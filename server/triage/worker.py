@@ -15,12 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from server.models import Incident, Severity, Status
 from server.store import Store, writes
 from server.store.rows import public_id, to_incident
 from server.store.schema import incidents
+from server.store.triage_schema import verdicts
+from server.triage.approval import ApprovalPolicy
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,7 @@ class Decision(BaseModel):
     reason: str
     updates: dict[str, Any] = Field(default_factory=dict, description="Column values to store with the move.")
     detail: dict[str, Any] = Field(default_factory=dict, description="Extra detail for the timeline row.")
+    verdict: dict[str, Any] | None = Field(default=None, description="The classifier's verdict row, if any.")
 
 
 Decide = Callable[[Incident], Decision]
@@ -45,7 +48,9 @@ def default_decision(incident: Incident) -> Decision:
     return Decision(status=Status.pending, route="auto_fix", reason="default route")
 
 
-def triage_received(store: Store, decide: Decide = default_decision, *, limit: int = 200) -> int:
+def triage_received(
+    store: Store, decide: Decide = default_decision, *, approval: ApprovalPolicy | None = None, limit: int = 200
+) -> int:
     """Triage up to ``limit`` received incidents in one transaction; returns how many."""
     now = store.clock.now()
     with store.write() as connection:
@@ -69,26 +74,56 @@ def triage_received(store: Store, decide: Decide = default_decision, *, limit: i
                 updates=decision.updates,
                 row=row,
             )
-            writes.transition(connection, ident, decision.status, now=now, actor="system", row=triaged)
+            if decision.verdict is not None:
+                connection.execute(insert(verdicts).values(incident_pk=row.pk, at=now, **decision.verdict))
+            routed = writes.transition(connection, ident, decision.status, now=now, actor="system", row=triaged)
+            if decision.status == Status.awaiting_approval:
+                from server import approvals
+
+                approvals.request(
+                    connection,
+                    routed,
+                    kind="incident",
+                    subject=f"incident:{ident}",
+                    requested_by="system:triage",
+                    reason=decision.reason,
+                    policy=approval or ApprovalPolicy(),
+                    now=now,
+                )
     return len(rows)
 
 
 class TriageWorker:
-    """Runs triage whenever intake says something arrived, and every few seconds regardless."""
+    """Runs triage whenever intake says something arrived, and every few seconds regardless; also
+    escalates approval requests nobody answered in time."""
 
-    def __init__(self, store: Store, decide: Decide = default_decision, *, idle_seconds: float = 2.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        decide: Decide = default_decision,
+        *,
+        approval: ApprovalPolicy | None = None,
+        idle_seconds: float = 2.0,
+    ) -> None:
         self.store = store
         self.decide = decide
+        self.approval = approval
         self.idle_seconds = idle_seconds
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
         self._wake.set()
 
+    def _expire(self) -> None:
+        from server import approvals
+
+        approvals.expire_due(self.store)
+
     async def run(self) -> None:
         while True:
             try:
-                done = await asyncio.to_thread(triage_received, self.store, self.decide)
+                done = await asyncio.to_thread(triage_received, self.store, self.decide, approval=self.approval)
+                await asyncio.to_thread(self._expire)
             except Exception:
                 log.exception("triage failed; retrying shortly")
                 done = 0
