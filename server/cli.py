@@ -20,6 +20,7 @@ COMMANDS = {
     "deny": "Deny what waits for you; the incident goes to humans.",
     "dlq": "The dead-letter queue: list, show, retry.",
     "rules": "Triage rules: test a report against them, or check the configuration.",
+    "notify": "Notifications: make a webhook signing secret.",
 }
 
 

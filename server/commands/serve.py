@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from server.commands.common import fail, load
@@ -45,6 +45,7 @@ def build_app(
     host: str = "127.0.0.1",
     port: int = 8080,
     run_triage: bool = True,
+    environ: Mapping[str, str] | None = None,
 ) -> FastAPI:
     from mcp.server.transport_security import TransportSecuritySettings
 
@@ -68,10 +69,18 @@ def build_app(
         host=host,
         max_request_body_size=settings.max_body_bytes,
     )
-    app = create_app(
-        AppState(settings=settings, config=config, store=store, triage=triage),
-        extra_lifespans=[mcp.session_manager.run] + ([lambda: background(triage.run)] if triage else []),
-    )
+    jobs: list[Callable[[], AbstractAsyncContextManager[None]]] = [mcp.session_manager.run]
+    if triage is not None:
+        jobs.append(lambda: background(triage.run))
+    if environ is not None:
+        from server.notify.config import load_notify
+        from server.notify.sender import Sender
+
+        notify = load_notify(config, environ)
+        if notify.channels:
+            sender = Sender(store, notify, public_url=settings.public_url)
+            jobs.append(lambda: background(sender.run))
+    app = create_app(AppState(settings=settings, config=config, store=store, triage=triage), extra_lifespans=jobs)
     app.router.routes.extend(mcp_app.routes)
     return app
 
@@ -110,7 +119,12 @@ def run(args: argparse.Namespace) -> int:
         )
     except HealerError as exc:
         fail(exc.message)
-    app = build_app(settings, config, store, host=args.host, port=args.port)
+    import os
+
+    try:
+        app = build_app(settings, config, store, host=args.host, port=args.port, environ=os.environ)
+    except HealerError as exc:
+        fail(exc.message)
     log.info("devops-healer listening on http://%s:%d (MCP at /mcp)", args.host, args.port)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
     return 0

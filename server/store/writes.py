@@ -94,7 +94,12 @@ def transition(
         detail={"from": current.value, "to": to.value, "reason": reason, **(detail or {})},
         trace_id=current_row.trace_id,
     )
-    return connection.execute(select(incidents).where(incidents.c.pk == current_row.pk)).one()
+    moved = connection.execute(select(incidents).where(incidents.c.pk == current_row.pk)).one()
+    # The announcement commits with the move, or neither happens (the transactional outbox).
+    from server.notify.outbox import enqueue_for_transition
+
+    enqueue_for_transition(connection, moved, current, to, now=now, detail=detail or {})
+    return moved
 
 
 def claim(connection: Connection, incident_id: str, *, agent: str, now: datetime, lease: timedelta) -> AnyRow:

@@ -1,0 +1,228 @@
+"""The outbox sender: turns outbox rows into deliveries per channel and delivers them, at least once.
+
+Each (event, channel) delivery is a row with its own message id, kept on every retry (the
+Standard Webhooks ``webhook-id`` receivers deduplicate on). A failed send is retried with capped
+exponential backoff; a 4xx other than 429 is final. Repeats of one (channel, incident, kind)
+inside the storm window fold into the next message instead of being sent, and every channel
+keeps its rate limit. A sender killed between the commit and the send delivers after restart,
+because only a 2xx marks a delivery done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import and_, func, insert, select, update
+
+from server.models import Category, Severity, Status
+from server.notify.channel import Channel
+from server.notify.config import NotifyConfig
+from server.notify.events import EventKind, Links, NotificationEvent
+from server.notify.registry import build_channel
+from server.notify.routes import channels_for
+from server.notify.storm import RateLimiter, fold_or_send
+from server.store import Store
+from server.store.triage_schema import outbox, outbox_deliveries
+from server.triage.retry import backoff
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 12
+STORM_WINDOW = timedelta(minutes=10)
+Post = Callable[[str, dict[str, str], bytes], int]
+
+
+def http_post(timeout: float = 10.0) -> Post:
+    client = httpx.Client(timeout=timeout, follow_redirects=False)
+
+    def post(url: str, headers: dict[str, str], body: bytes) -> int:
+        return client.post(url, headers=headers, content=body).status_code
+
+    return post
+
+
+def _message_id(event_id: str, channel: str) -> str:
+    return f"{event_id[:60]}_{re.sub(r'[^A-Za-z0-9_-]', '-', channel)[:30]}"
+
+
+class Sender:
+    def __init__(
+        self,
+        store: Store,
+        config: NotifyConfig,
+        *,
+        public_url: str | None = None,
+        post: Post | None = None,
+        rng: random.Random | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self.post = post or http_post()
+        self.rng = rng or random.Random()  # noqa: S311 - retry jitter
+        self.limiter = limiter or RateLimiter({})
+        self.channels: dict[str, Channel] = {name: build_channel(name, c) for name, c in config.channels.items()}
+
+    # -- expansion: one delivery row per channel ------------------------------------------------
+
+    def expand(self, limit: int = 200) -> int:
+        now = self.store.clock.now()
+        with self.store.write() as connection:
+            rows = connection.execute(
+                select(outbox).where(outbox.c.expanded.is_(False)).order_by(outbox.c.id).limit(limit)
+            ).all()
+            for row in rows:
+                event = self._event(row.payload, row.event_id)
+                for channel in channels_for(event, self.config):
+                    state = "pending"
+                    if self._recently_sent(connection, channel, row.payload["incident_id"], row.kind, now):
+                        state = "folded"
+                    connection.execute(
+                        insert(outbox_deliveries).values(
+                            outbox_id=row.id,
+                            channel=channel,
+                            message_id=_message_id(row.event_id, channel),
+                            state=state,
+                            attempts=0,
+                            next_attempt_at=now,
+                        )
+                    )
+                connection.execute(update(outbox).where(outbox.c.id == row.id).values(expanded=True))
+        return len(rows)
+
+    def _recently_sent(self, connection: Any, channel: str, incident_id: str, kind: str, now: datetime) -> bool:
+        last = connection.execute(
+            select(func.max(outbox_deliveries.c.delivered_at))
+            .select_from(outbox_deliveries.join(outbox, outbox.c.id == outbox_deliveries.c.outbox_id))
+            .where(
+                outbox_deliveries.c.channel == channel,
+                outbox_deliveries.c.state == "delivered",
+                outbox.c.kind == kind,
+                outbox.c.payload["incident_id"].as_string() == incident_id,
+            )
+        ).scalar()
+        return fold_or_send(last, now, STORM_WINDOW) == "fold"
+
+    # -- delivery --------------------------------------------------------------------------------
+
+    def _event(self, payload: dict[str, Any], message_id: str, folded: int = 0) -> NotificationEvent:
+        incident = payload["incident_id"]
+        base = self.public_url
+        links = Links(
+            incident=f"{base}/incidents/{incident}" if base else None,
+            pull_request=payload.get("pr_url") if str(payload.get("pr_url") or "").startswith("http") else None,
+            runbook=payload.get("runbook") if str(payload.get("runbook") or "").startswith("http") else None,
+            approve=f"{base}/incidents/{incident}#approve" if base and payload["kind"] == "approval_needed" else None,
+            deny=f"{base}/incidents/{incident}#deny" if base and payload["kind"] == "approval_needed" else None,
+        )
+        return NotificationEvent(
+            id=message_id,
+            kind=EventKind(payload["kind"]),
+            incident_id=incident,
+            title=payload["title"],
+            service=payload["service"],
+            severity=Severity(payload["severity"]),
+            status=Status(payload["status"]),
+            source=payload["source"],
+            category=Category(payload["category"]) if payload.get("category") else None,
+            summary=payload.get("summary"),
+            detail=payload.get("detail"),
+            occurrences=payload.get("occurrences") or 1,
+            folded=folded,
+            occurred_at=datetime.fromisoformat(payload["occurred_at"]),
+            links=links,
+        )
+
+    def deliver_due(self, limit: int = 100) -> int:
+        now = self.store.clock.now()
+        with self.store.read() as connection:
+            due = connection.execute(
+                select(outbox_deliveries, outbox.c.payload, outbox.c.kind)
+                .join(outbox, outbox.c.id == outbox_deliveries.c.outbox_id)
+                .where(and_(outbox_deliveries.c.state == "pending", outbox_deliveries.c.next_attempt_at <= now))
+                .order_by(outbox_deliveries.c.id)
+                .limit(limit)
+            ).all()
+        sent = 0
+        for row in due:
+            channel = self.channels.get(row.channel)
+            if channel is None:
+                self._finish(row.id, "failed", f"channel {row.channel!r} is no longer configured", row.attempts)
+                continue
+            if not self.limiter.allow(row.channel):
+                wait = self.limiter.retry_after(row.channel)
+                self._later(row.id, row.attempts, now + timedelta(seconds=max(wait, 1.0)), "rate limited", count=False)
+                continue
+            folded = self._folded_since(row)
+            request = channel.render(self._event(row.payload, row.message_id, folded), now=now)
+            try:
+                status = self.post(request.url.get_secret_value(), request.headers, request.body)
+                error = None if 200 <= status < 300 else f"HTTP {status}"
+            except httpx.HTTPError as exc:
+                status, error = 0, f"{type(exc).__name__}"
+            if error is None:
+                self._finish(row.id, "delivered", None, row.attempts + 1, delivered_at=now)
+                sent += 1
+            elif 400 <= status < 500 and status != 429:
+                self._finish(row.id, "failed", error, row.attempts + 1)
+                log.warning("notification to %s refused (%s); not retried", row.channel, error)
+            elif row.attempts + 1 >= MAX_ATTEMPTS:
+                self._finish(row.id, "failed", error, row.attempts + 1)
+                log.warning("notification to %s failed %d times; giving up", row.channel, MAX_ATTEMPTS)
+            else:
+                wait = backoff(row.attempts + 1, 5.0, 600.0, self.rng)
+                self._later(row.id, row.attempts + 1, now + timedelta(seconds=wait), error, count=True)
+        return sent
+
+    def _folded_since(self, row: Any) -> int:
+        with self.store.read() as connection:
+            return int(
+                connection.execute(
+                    select(func.count())
+                    .select_from(outbox_deliveries.join(outbox, outbox.c.id == outbox_deliveries.c.outbox_id))
+                    .where(
+                        outbox_deliveries.c.channel == row.channel,
+                        outbox_deliveries.c.state == "folded",
+                        outbox.c.kind == row.kind,
+                        outbox.c.payload["incident_id"].as_string() == row.payload["incident_id"],
+                    )
+                ).scalar_one()
+            )
+
+    def _finish(
+        self, ident: int, state: str, error: str | None, attempts: int, delivered_at: datetime | None = None
+    ) -> None:
+        with self.store.write() as connection:
+            connection.execute(
+                update(outbox_deliveries)
+                .where(outbox_deliveries.c.id == ident)
+                .values(state=state, last_error=error, attempts=attempts, delivered_at=delivered_at)
+            )
+
+    def _later(self, ident: int, attempts: int, when: datetime, error: str | None, *, count: bool) -> None:
+        with self.store.write() as connection:
+            connection.execute(
+                update(outbox_deliveries)
+                .where(outbox_deliveries.c.id == ident)
+                .values(next_attempt_at=when, last_error=error, attempts=attempts)
+            )
+
+    def run_once(self) -> int:
+        self.expand()
+        return self.deliver_due()
+
+    async def run(self, interval: float = 1.0) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.run_once)
+            except Exception:
+                log.exception("the notification sender failed; retrying")
+            await asyncio.sleep(interval)
