@@ -9,13 +9,14 @@ from typing import Any
 from fastapi import FastAPI
 
 from server import __version__
-from server.api import approvals, dead_letters, errors, fixes, health, incidents, rules
+from server.api import alerts, approvals, dead_letters, errors, fixes, health, incidents, rules
 from server.api.guards import BearerToken, BodyLimit
 from server.api.state import AppState
 
 ROUTERS = [
     health.router,
     incidents.router,
+    alerts.router,
     fixes.router,
     approvals.router,
     dead_letters.router,

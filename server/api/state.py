@@ -6,10 +6,21 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from server.alerts import DeliveryRequest, DeliveryResult
 from server.config import HealerConfig
 from server.settings import Settings
+from server.sources.intake import AlertIntake
 from server.store import Store
+from server.store.writer import GroupCommitter
 from server.triage.worker import TriageWorker
+
+
+@dataclass
+class AlertIntakeState:
+    """The monitor sources and the group committer their deliveries share."""
+
+    intake: AlertIntake
+    committer: GroupCommitter[DeliveryRequest, DeliveryResult]
 
 
 @dataclass
@@ -18,6 +29,7 @@ class AppState:
     config: HealerConfig
     store: Store
     triage: TriageWorker | None = None
+    alerts: AlertIntakeState | None = None
 
 
 async def app_state(request: Request) -> AppState:

@@ -11,11 +11,13 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from server.commands.common import fail, load
+from server.errors import HealerError
 from server.settings import Settings, is_loopback
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from server.api.state import AlertIntakeState
     from server.config import HealerConfig
     from server.store import Store
 
@@ -80,9 +82,35 @@ def build_app(
         if notify.channels:
             sender = Sender(store, notify, public_url=settings.public_url)
             jobs.append(lambda: background(sender.run))
-    app = create_app(AppState(settings=settings, config=config, store=store, triage=triage), extra_lifespans=jobs)
+    app = create_app(
+        AppState(
+            settings=settings, config=config, store=store, triage=triage, alerts=alert_intake(config, store, host)
+        ),
+        extra_lifespans=jobs,
+    )
     app.router.routes.extend(mcp_app.routes)
     return app
+
+
+def alert_intake(config: HealerConfig, store: Store, host: str) -> AlertIntakeState:
+    """The configured monitor sources, and the committer their deliveries share."""
+    from server.alerts import store_deliveries, store_one
+    from server.api.state import AlertIntakeState
+    from server.sources import load_sources
+    from server.sources.fetch import HttpsFetcher
+    from server.sources.intake import AlertIntake
+    from server.store.writer import GroupCommitter
+
+    source = str(config.source_file) if config.source_file else "healer.toml"
+    sources = load_sources(config.model_extra or {}, loopback=is_loopback(host), file=source)
+    return AlertIntakeState(
+        intake=AlertIntake(sources, fetch=HttpsFetcher(), clock=store.clock),
+        committer=GroupCommitter(
+            store.engine,
+            batch=lambda connection, requests: store_deliveries(connection, requests, config),
+            single=lambda connection, request: store_one(connection, request, config),
+        ),
+    )
 
 
 @asynccontextmanager
@@ -100,7 +128,6 @@ async def background(job: Callable[[], Coroutine[Any, Any, None]]) -> AsyncItera
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server.errors import HealerError
     from server.store import Store
 
     settings, config = load()
@@ -110,6 +137,20 @@ def run(args: argparse.Namespace) -> int:
             f"refusing to listen on {args.host} without an API token: anyone who can reach it could read incidents "
             "and drive the fixer. Set HEALER_API_TOKEN, or bind to 127.0.0.1."
         )
+    from server.sources import load_sources, unauthenticated_sources
+
+    try:
+        sources = load_sources(config.model_extra or {}, loopback=is_loopback(args.host))
+    except HealerError as exc:
+        fail(exc.message)
+    open_sources = unauthenticated_sources(sources)
+    if open_sources and not is_loopback(args.host):
+        fail(
+            f"refusing to listen on {args.host}: alert sources without a secret would accept anyone's alerts: "
+            f"{', '.join(open_sources)}. Configure their secrets in [sources.<name>] of healer.toml."
+        )
+    if open_sources:
+        log.warning("alert sources accepting unsigned deliveries (loopback only): %s", ", ".join(open_sources))
     try:
         store = Store.open(
             settings.resolved_database_url,

@@ -133,6 +133,10 @@ class SourceConfig(BaseModel):
     delivery_id_header: str | None = Field(
         default=None, description="A request header whose value identifies the delivery (retries repeat it)."
     )
+    group_by: list[str] = Field(
+        default_factory=list,
+        description="Labels that make one outage: alerts equal on all of them fold into one incident.",
+    )
 
     @field_validator("severity_levels")
     @classmethod

@@ -96,6 +96,7 @@ incidents = Table(
     Column("pr_number", Integer, nullable=True),
     Column("review_state", String(40), nullable=True),
     Column("automation", String(32), nullable=True),
+    Column("source_resolved_at", UTCDateTime, nullable=True),
     Column("trace_id", String(100), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -130,6 +131,6 @@ idempotency_keys = Table(
 
 
 # Tables owned by other modules register on the same metadata when imported here.
-from server.store import prs_schema, triage_schema  # noqa: E402
+from server.store import alerts_schema, prs_schema, triage_schema  # noqa: E402
 
-OWNED_TABLES = (prs_schema, triage_schema)
+OWNED_TABLES = (prs_schema, triage_schema, alerts_schema)

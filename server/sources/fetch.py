@@ -1,0 +1,28 @@
+"""The one network fetch the intake makes: SNS signing certificates and subscription confirmations.
+
+HTTPS with certificate verification, no redirects (a redirect could point anywhere), a short
+timeout and a size cap. The URLs were already checked to be on an SNS host before this runs.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+MAX_BYTES = 256 * 1024
+
+
+class HttpsFetcher:
+    def __init__(self, timeout: float = 5.0) -> None:
+        self._client = httpx.Client(timeout=timeout, follow_redirects=False, verify=True)
+
+    def __call__(self, url: str) -> bytes:
+        if not url.startswith("https://"):
+            raise ValueError("only https URLs are fetched")
+        with self._client.stream("GET", url) as response:
+            response.raise_for_status()
+            body = b""
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_BYTES:
+                    raise ValueError(f"{url} answered more than {MAX_BYTES} bytes")
+        return body
