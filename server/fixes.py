@@ -24,7 +24,7 @@ from fixer.pipeline import Fixer
 from fixer.workspace import Workspace
 from server.attempts import record_failed_attempt
 from server.config import HealerConfig, RepoConfig
-from server.errors import ClaimConflict, ConfigError, InvalidInput
+from server.errors import ClaimConflict, InvalidInput
 from server.models import Incident, Status
 from server.settings import Settings
 from server.store import Store, queries, writes
@@ -92,16 +92,9 @@ def local_forge_dir(settings: Settings, repo: RepoConfig) -> Path:
 
 def forge_for(repo: RepoConfig, settings: Settings, store: Store) -> Forge:
     if repo.forge == "github":
-        import importlib
+        from fixer.forge_github import github_forge
 
-        try:
-            module = importlib.import_module("fixer.forge_github")
-        except ImportError as exc:
-            raise ConfigError(
-                "forge = 'github' is not available in this build", key=f"repos.{repo.name}.forge"
-            ) from exc
-        forge: Forge = module.github_forge(repo.github_repo or "", settings)
-        return forge
+        return github_forge(repo.github_repo or "", settings)
     source = str(repo.path) if repo.path is not None else str(repo.url)
     bare = ensure_bare_remote(source, local_forge_dir(settings, repo))
     return LocalForge(repo.name, bare, StorePullRequests(store))

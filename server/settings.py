@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("HEALER_GITHUB_TOKEN", "GITHUB_TOKEN")
     )
     github_url: str = Field(default="https://api.github.com", description="GitHub Enterprise: https://HOST/api/v3")
+    github_app_id: int | None = Field(default=None, description="GitHub App auth instead of a token.")
+    github_app_private_key: SecretStr | None = Field(default=None, description="The App's private key (PEM).")
+    github_app_installation_id: int | None = None
+    github_webhook_secret: SecretStr | None = Field(default=None, description="Secret of the GitHub webhook.")
     bot_name: str = Field(default="devops-healer[bot]", description="Author of the bot's commits.")
     bot_email: str = Field(default="devops-healer@users.noreply.invalid")
     public_url: str | None = Field(
