@@ -8,12 +8,12 @@ stays untouched. Structured edits are computed in memory against the base files.
 
 import difflib
 import re
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fixer import gitcmd
-from fixer.errors import EditDoesNotMatch, InvalidChange, PatchDoesNotApply
+from fixer.errors import ChangeRefused, EditDoesNotMatch, InvalidChange, PatchDoesNotApply
 from fixer.models import Change
 
 _DIFF_GIT = re.compile(r"^diff --git (?P<a>\S+) (?P<b>\S+)$")
@@ -188,32 +188,40 @@ def _hunk_at(diff: str, path: str, line: int) -> int | None:
     return best
 
 
-def check_diff(cache: Path, commit: str, diff: str) -> None:
-    """Does ``diff`` apply to ``commit``? Checked on a throwaway index: the repository is not touched."""
-    with tempfile.TemporaryDirectory(prefix="healer-index-") as scratch:
-        env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
-        gitcmd.run(cache, "read-tree", commit, env=env)
-        text = diff if diff.endswith("\n") else diff + "\n"
-        done = gitcmd.run(
-            cache, "apply", "--cached", "--check", "--recount", "-", env=env, input_bytes=text.encode(), check=False
-        )
-    if done.returncode == 0:
-        return
-    stderr = done.stderr.decode(errors="replace")
+def _refusal(stderr: str, diff: str, current: Callable[[str], bytes | None]) -> ChangeRefused:
+    """git apply's complaint as an error that names the hunk, file, line and current text."""
     if match := _FAILED.search(stderr):
         path, line = match["path"], int(match["line"])
-        raise PatchDoesNotApply(
+        return PatchDoesNotApply(
             path,
             line,
             _hunk_at(diff, path, line),
             "the lines it removes or keeps are not there",
-            _excerpt(_blob(cache, commit, path), line),
+            _excerpt(current(path), line),
         )
     if match := _NOT_APPLY.search(stderr):
         path = match["path"]
-        raise PatchDoesNotApply(path, None, None, match["why"], _excerpt(_blob(cache, commit, path), None))
+        return PatchDoesNotApply(path, None, None, match["why"], _excerpt(current(path), None))
     reason = stderr.strip().splitlines()[-1] if stderr.strip() else "git apply refused it"
-    raise InvalidChange(f"the diff could not be read: {reason}. Send a unified diff as `git diff` writes it, or edits.")
+    return InvalidChange(
+        f"the diff could not be read: {reason}. Send a unified diff as `git diff` writes it, or edits."
+    )
+
+
+def _worktree_file(tree: Path) -> Callable[[str], bytes | None]:
+    def read(path: str) -> bytes | None:
+        target = tree / path
+        return target.read_bytes() if target.is_file() and not target.is_symlink() else None
+
+    return read
+
+
+def check_diff(tree: Path, diff: str) -> None:
+    """Does ``diff`` apply to the worktree? ``git apply --check`` writes nothing."""
+    text = diff if diff.endswith("\n") else diff + "\n"
+    done = gitcmd.run(tree, "apply", "--check", "--recount", "-", input_bytes=text.encode(), check=False)
+    if done.returncode != 0:
+        raise _refusal(done.stderr.decode(errors="replace"), diff, _worktree_file(tree))
 
 
 def _closest(text: str, old: str) -> str | None:
@@ -285,7 +293,12 @@ def apply(worktree: Path, the_plan: Plan) -> None:
     """Write the planned change into a worktree (only after the policy allowed it)."""
     if the_plan.diff is not None:
         text = the_plan.diff if the_plan.diff.endswith("\n") else the_plan.diff + "\n"
-        gitcmd.run(worktree, "apply", "--recount", "--whitespace=nowarn", "-", input_bytes=text.encode())
+        # git apply is atomic: a hunk that does not apply leaves the worktree as it was.
+        done = gitcmd.run(
+            worktree, "apply", "--recount", "--whitespace=nowarn", "-", input_bytes=text.encode(), check=False
+        )
+        if done.returncode != 0:
+            raise _refusal(done.stderr.decode(errors="replace"), the_plan.diff, _worktree_file(worktree))
         return
     for item in the_plan.files:
         target = worktree / item.path

@@ -70,11 +70,11 @@ class Fixer:
             step("check", 0.15)
             the_plan = change.plan(cache, start, request.change)
             policy.check(the_plan, spec.policy, cache, start)
-            if the_plan.diff is not None:
-                change.check_diff(cache, start, the_plan.diff)
             if existing is None and forge.count_open_bot_prs() >= spec.policy.max_open_prs:
                 raise OpenPullRequestCapReached(spec.name, spec.policy.max_open_prs)
             with self.workspace.worktree(cache, start) as tree:
+                if the_plan.diff is not None and spec.test_command and spec.policy.verify_before:
+                    change.check_diff(tree, the_plan.diff)  # before a test run is spent on it
                 before: TestRun | None = None
                 if spec.test_command and spec.policy.verify_before:
                     step("test-before", 0.25)

@@ -42,6 +42,7 @@ class Base:
 class Workspace:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._configured: dict[Path, dict[str, tuple[str, str]]] = {}
 
     def cache_dir(self, spec: RepoSpec) -> Path:
         return self.root / gitcmd.safe_ref(spec.name) / "cache.git"
@@ -69,33 +70,45 @@ class Workspace:
             staging = cache.parent / f".cache-{uuid.uuid4().hex}"
             gitcmd.run(cache.parent, "init", "--quiet", "--bare", str(staging))
             staging.rename(cache)
-        self._set_remote(cache, "origin", self.source(spec))
-        self._set_remote(cache, "forge", forge_url)
         branch = gitcmd.safe_ref(spec.default_branch)
-        gitcmd.run(
+        source = self.source(spec)
+        self._remotes(
             cache,
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "origin",
-            f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
-            env=auth_env if self._same(spec, forge_url) else None,
-            timeout=600,
-            secrets=secrets,
+            {
+                "origin": (source, f"+refs/heads/{branch}:refs/remotes/origin/{branch}"),
+                "forge": (forge_url, "+refs/heads/healer/*:refs/remotes/forge/healer/*"),
+            },
         )
-        gitcmd.run(
-            cache,
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--prune",
-            "forge",
-            "+refs/heads/healer/*:refs/remotes/forge/healer/*",
-            env=auth_env,
-            timeout=600,
-            secrets=secrets,
-        )
+        # The forge's credentials go only where the forge is: with the source on another HTTP host,
+        # the two fetches run apart and the source's without them.
+        separate = source != forge_url and source.startswith(("http://", "https://"))
+        remotes = [["origin"], ["forge"]] if separate else [["--multiple", "origin", "forge"]]
+        for names in remotes:
+            gitcmd.run(
+                cache,
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--prune",
+                *names,
+                env=None if names == ["origin"] else auth_env,
+                timeout=600,
+                secrets=secrets,
+            )
         return cache
+
+    def _remotes(self, cache: Path, wanted: dict[str, tuple[str, str]]) -> None:
+        """Point the cache's remotes at their URLs (never with credentials) and refspecs, once per process."""
+        if self._configured.get(cache) == wanted:
+            return
+        for name, (url, refspec) in wanted.items():
+            existing = gitcmd.run(cache, "remote", "get-url", name, check=False)
+            if existing.returncode != 0:
+                gitcmd.run(cache, "remote", "add", "--", name, url)
+            elif existing.stdout.decode().strip() != url:
+                gitcmd.run(cache, "remote", "set-url", "--", name, url)
+            gitcmd.run(cache, "config", "--replace-all", f"remote.{name}.fetch", refspec)
+        self._configured[cache] = wanted
 
     def ensure_origin(self, spec: RepoSpec, *, max_age_seconds: float = 30) -> Path:
         """The cache with the source's default branch fetched (at most every ``max_age_seconds``), for reading."""
@@ -135,14 +148,15 @@ class Workspace:
             gitcmd.run(cache, "remote", "set-url", "--", name, url)
 
     def base(self, cache: Path, spec: RepoSpec, incident_id: str) -> Base:
-        default = gitcmd.safe_ref(spec.default_branch)
-        commit = gitcmd.out(
-            cache, "rev-parse", "--verify", "--end-of-options", f"refs/remotes/origin/{default}^{{commit}}"
-        )
-        remote_branch = f"refs/remotes/forge/{branch_for(incident_id)}"
-        found = gitcmd.run(cache, "rev-parse", "--verify", "--quiet", "--end-of-options", remote_branch, check=False)
-        if found.returncode == 0:
-            return Base(commit=commit, head=found.stdout.decode().strip(), branch_exists=True)
+        default = f"refs/remotes/origin/{gitcmd.safe_ref(spec.default_branch)}"
+        bot = f"refs/remotes/forge/{branch_for(incident_id)}"
+        listed = gitcmd.out(cache, "for-each-ref", "--format=%(refname) %(objectname)", default, bot)
+        refs = dict(line.split(" ", 1) for line in listed.splitlines() if " " in line)
+        if default not in refs:
+            raise WorkspaceError(f"branch {spec.default_branch!r} was not found in {self.source(spec)}")
+        commit = refs[default]
+        if bot in refs:
+            return Base(commit=commit, head=refs[bot], branch_exists=True)
         return Base(commit=commit, head=commit, branch_exists=False)
 
     @contextlib.contextmanager
@@ -155,9 +169,10 @@ class Workspace:
             gitcmd.run(cache, "worktree", "add", "--quiet", "--detach", str(path), commit)
             yield path
         finally:
-            gitcmd.run(cache, "worktree", "remove", "--force", str(path), check=False)
+            removed = gitcmd.run(cache, "worktree", "remove", "--force", str(path), check=False)
             shutil.rmtree(parent, ignore_errors=True)
-            gitcmd.run(cache, "worktree", "prune", check=False)
+            if removed.returncode != 0:
+                gitcmd.run(cache, "worktree", "prune", check=False)
 
     def authors_since(self, cache: Path, base: str, head: str) -> list[str]:
         """Author emails of the commits on ``head`` that ``base`` does not have."""
