@@ -264,8 +264,9 @@ class FixService:
             addresses=submission.addresses,
         )
         open_pr = incident.automation != "patch"
+        forge = self.forges(repo)
         try:
-            result = self.fixer.submit(spec, request, self.forges(repo), progress, open_pull_request=open_pr)
+            result = self.fixer.submit(spec, request, forge, progress, open_pull_request=open_pr)
         except ChangeRefused as exc:
             self._back_to_agent(incident_id, agent, exc, counts=False)
             raise
@@ -283,6 +284,12 @@ class FixService:
             raise
         if result.pull_request is None:
             return self._patch_only(incident_id, agent, result)
+        if submission.addresses and not result.pull_request.created:
+            listed = "\n".join(f"- {item}" for item in submission.addresses)
+            forge.comment(
+                result.pull_request.number,
+                f"Follow-up commit {result.commit[:12]} by {agent} addresses:\n{listed}",
+            )
         return self._opened(incident_id, agent, result)
 
     def _patch_only(self, incident_id: str, agent: str, result: FixResult) -> FixOutcome:
@@ -395,7 +402,13 @@ class FixService:
                 actor=f"agent:{agent}",
                 event="pr_opened" if pr.created else "pr_updated",
                 detail=detail,
-                updates={"branch": result.branch, "pr_url": pr.url, "pr_number": pr.number, "review_state": None},
+                updates={
+                    "branch": result.branch,
+                    "pr_url": pr.url,
+                    "pr_number": pr.number,
+                    "pr_head_sha": result.commit,
+                    "review_state": None,
+                },
             )
         return FixOutcome(
             incident_id=incident_id,

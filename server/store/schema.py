@@ -97,6 +97,9 @@ incidents = Table(
     Column("review_state", String(40), nullable=True),
     Column("automation", String(32), nullable=True),
     Column("source_resolved_at", UTCDateTime, nullable=True),
+    Column("pr_head_sha", String(64), nullable=True),
+    Column("merged_at", UTCDateTime, nullable=True),
+    Column("pr_closed_at", UTCDateTime, nullable=True),
     Column("trace_id", String(100), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -131,6 +134,6 @@ idempotency_keys = Table(
 
 
 # Tables owned by other modules register on the same metadata when imported here.
-from server.store import alerts_schema, prs_schema, triage_schema  # noqa: E402
+from server.store import alerts_schema, prs_schema, reviews_schema, triage_schema  # noqa: E402
 
-OWNED_TABLES = (prs_schema, triage_schema, alerts_schema)
+OWNED_TABLES = (prs_schema, triage_schema, alerts_schema, reviews_schema)
