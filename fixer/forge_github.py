@@ -212,6 +212,22 @@ class GitHubForge:
         pr = self._call("read the pull request", lambda: self.repository.get_pull(number))
         self._call("comment on the pull request", lambda: pr.create_issue_comment(body))
 
+    def acknowledge(self, number: int, comment_id: str) -> None:
+        """React to a command comment, so whoever wrote it sees the bot took it."""
+
+        def react() -> None:
+            issue = self.repository.get_issue(number)
+            issue.get_comment(int(comment_id)).create_reaction("+1")
+
+        self._call("acknowledge the command", react)
+
+    def can_write(self, login: str) -> bool:
+        """Whether ``login`` has write access (write, maintain or admin) to the repository."""
+        permission: str = self._call(
+            "read the commenter's permission", lambda: self.repository.get_collaborator_permission(login)
+        )
+        return permission in ("admin", "maintain", "write")
+
     def count_open_bot_prs(self) -> int:
         def count() -> int:
             return sum(1 for pr in self.repository.get_pulls(state="open") if MARKER_PREFIX in (pr.body or ""))

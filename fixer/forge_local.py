@@ -94,6 +94,9 @@ class LocalForge:
     def comment(self, number: int, body: str) -> None:
         self.records.add_comment(number, "devops-healer[bot]", body)
 
+    def acknowledge(self, number: int, comment_id: str) -> None:
+        """Commands on the local forge come from `healer pr` on the operator's terminal: nothing to react to."""
+
     def count_open_bot_prs(self) -> int:
         return len(self.records.list_prs(self.repo, "open"))
 

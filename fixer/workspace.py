@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fixer import gitcmd
 from fixer.errors import WorkspaceError
@@ -37,6 +38,20 @@ class Base:
     commit: str  # the default branch's commit at the source
     head: str  # where the change is applied: the PR branch if it exists, else ``commit``
     branch_exists: bool
+
+
+def same_host(a: str, b: str) -> bool:
+    """Whether two http(s) URLs are on the same host (and port): credentials for one may go to the other."""
+    first, second = urlsplit(a), urlsplit(b)
+    return first.scheme in ("http", "https") and (first.scheme, first.hostname, first.port) == (
+        second.scheme,
+        second.hostname,
+        second.port,
+    )
+
+
+def _secrets_in(env: dict[str, str]) -> list[str]:
+    return [value for key, value in env.items() if key.startswith("GIT_CONFIG_VALUE")]
 
 
 class Workspace:
@@ -81,7 +96,7 @@ class Workspace:
         )
         # The forge's credentials go only where the forge is: with the source on another HTTP host,
         # the two fetches run apart and the source's without them.
-        separate = source != forge_url and source.startswith(("http://", "https://"))
+        separate = source.startswith(("http://", "https://")) and not same_host(source, forge_url)
         remotes = [["origin"], ["forge"]] if separate else [["--multiple", "origin", "forge"]]
         for names in remotes:
             gitcmd.run(
@@ -110,8 +125,13 @@ class Workspace:
             gitcmd.run(cache, "config", "--replace-all", f"remote.{name}.fetch", refspec)
         self._configured[cache] = wanted
 
-    def ensure_origin(self, spec: RepoSpec, *, max_age_seconds: float = 30) -> Path:
-        """The cache with the source's default branch fetched (at most every ``max_age_seconds``), for reading."""
+    def ensure_origin(
+        self, spec: RepoSpec, *, max_age_seconds: float = 30, auth: tuple[str, dict[str, str]] | None = None
+    ) -> Path:
+        """The cache with the source's default branch fetched (at most every ``max_age_seconds``), for reading.
+
+        ``auth`` is the forge's URL and git credentials: used only when the source is on the same host.
+        """
         cache = self.cache_dir(spec)
         stamp = cache / "healer-fetched"
         fresh = stamp.exists() and time.time() - stamp.stat().st_mtime < max_age_seconds
@@ -132,6 +152,8 @@ class Workspace:
             "origin",
             f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
             timeout=600,
+            env=auth[1] if auth is not None and same_host(self.source(spec), auth[0]) else None,
+            secrets=_secrets_in(auth[1]) if auth is not None else (),
         )
         stamp.touch()
         return cache

@@ -290,7 +290,7 @@ class FixService:
                 result.pull_request.number,
                 f"Follow-up commit {result.commit[:12]} by {agent} addresses:\n{listed}",
             )
-        return self._opened(incident_id, agent, result)
+        return self._opened(incident_id, agent, result, submission)
 
     def _patch_only(self, incident_id: str, agent: str, result: FixResult) -> FixOutcome:
         """Automation `patch`: the branch is pushed, a person opens the pull request."""
@@ -381,7 +381,7 @@ class FixService:
                 rng=self.store.rng,
             )
 
-    def _opened(self, incident_id: str, agent: str, result: FixResult) -> FixOutcome:
+    def _opened(self, incident_id: str, agent: str, result: FixResult, submission: FixSubmission) -> FixOutcome:
         pr = result.pull_request
         assert pr is not None
         now = self.store.clock.now()
@@ -391,7 +391,12 @@ class FixService:
             "draft": pr.draft,
             "commit": result.commit,
             "verification": result.verification.verdict,
+            "tests": result.verification.summary()[:2000],
             "created": pr.created,
+            "summary": submission.summary,
+            "explanation": submission.explanation[:8000],
+            "files": result.files_changed[:50],
+            "addresses": submission.addresses[:50],
         }
         with self.store.write() as connection:
             moved = writes.transition(

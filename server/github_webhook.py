@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -80,7 +80,13 @@ def _trusted(login: str, association: str | None, allowed: set[str]) -> bool:
 class Translator:
     """GitHub payloads -> ReviewEvents, for the repositories healer.toml maps to GitHub."""
 
-    def __init__(self, config: HealerConfig, can_write: Callable[[str, str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        config: HealerConfig,
+        can_write: Callable[[str, str], bool] | None = None,
+        bot_logins: Collection[str] = BOT_LOGINS,
+    ) -> None:
+        self.bot_logins = frozenset(bot_logins)
         self.repos = {r.github_repo: name for name, r in config.repos.items() if r.github_repo}
         extra = config.model_extra or {}
         review = extra.get("review", {}) if isinstance(extra.get("review", {}), dict) else {}
@@ -108,7 +114,7 @@ class Translator:
 
     def events(self, connection: Connection, event: str, payload: dict[str, Any]) -> tuple[list[ReviewEvent], str]:
         sender = str((payload.get("sender") or {}).get("login", ""))
-        if sender in BOT_LOGINS:
+        if sender in self.bot_logins:
             return [], "ignored: sent by the bot itself"
         action = payload.get("action")
         pr = payload.get("pull_request") or {}
@@ -178,6 +184,7 @@ class Translator:
                     )
                 )
             return out, "ok" if out else "ignored: no pull request devops-healer opened"
+        log.debug("GitHub %s event ignored: the review loop does not use it", event)
         return [], f"ignored: {event} events are not used"
 
     def _pull_request_events(
@@ -199,7 +206,9 @@ class Translator:
             if moved is None:
                 return []
             head = payload.get("after") or base["head_sha"]
-            return [ReviewEvent(kind=moved, actor=actor, trusted=sender in BOT_LOGINS, **{**base, "head_sha": head})]
+            return [
+                ReviewEvent(kind=moved, actor=actor, trusted=sender in self.bot_logins, **{**base, "head_sha": head})
+            ]
         if event == "pull_request_review":
             review = payload.get("review") or {}
             author = str((review.get("user") or {}).get("login", sender))

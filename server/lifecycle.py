@@ -89,6 +89,8 @@ TRANSITIONS: dict[tuple[Status, Status], str] = {
     (S.monitoring, S.escalated): "a person escalates",
 }
 
+for _state in (S.pr_open, S.in_review, S.changes_requested, S.approved, S.fix_rejected, S.dead_letter):
+    TRANSITIONS.setdefault((_state, S.escalated), "a person takes it over (/healer stop, or escalate)")
 for _state in _BEFORE_MERGE:
     TRANSITIONS.setdefault((_state, S.resolved_by_source), "the monitor said resolved first")
 for _state in _BEFORE_MERGE | {S.merged}:

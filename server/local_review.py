@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import BaseModel
 
 from fixer import forge_local
 from fixer.errors import ForgeError
-from fixer.forge_local import LocalPullRequest
+from fixer.forge_local import LocalForge, LocalPullRequest
+from server import reviews
 from server.config import HealerConfig
-from server.errors import HealerError, NotFound
+from server.errors import HealerError, InvalidInput, NotFound
 from server.fixes import local_forge_dir
-from server.models import Status
+from server.github_webhook import COMMANDS
+from server.reviews import Kind, ReviewEvent
 from server.settings import Settings
 from server.store import Store
 from server.store.prs import StorePullRequests
@@ -40,33 +44,113 @@ def show(store: Store, config: HealerConfig, settings: Settings, number: int) ->
     return PullRequestView(pull_request=pr, diff=forge_local.diff(bare, pr), comments=records.comments(number))
 
 
-def merge(store: Store, config: HealerConfig, settings: Settings, number: int, *, by: str) -> LocalPullRequest:
+def _event(pr: LocalPullRequest, kind: Kind, by: str, **fields: Any) -> ReviewEvent:
+    return ReviewEvent(
+        kind=kind,
+        incident_id=pr.incident_id or "",
+        number=pr.number,
+        actor=f"human:{by}",
+        head_sha=pr.head_sha,
+        **fields,
+    )
+
+
+def _apply(store: Store, settings: Settings, config: HealerConfig, pr: LocalPullRequest, event: ReviewEvent) -> str:
+    """The same code path as a GitHub webhook, from here on."""
+    if not pr.incident_id:
+        return "recorded (the pull request carries no incident)"
+    forge = LocalForge(pr.repo, local_forge_dir(settings, config.repo(pr.repo)), StorePullRequests(store))
+    return reviews.apply(store, event, forge)
+
+
+def review(
+    store: Store,
+    config: HealerConfig,
+    settings: Settings,
+    number: int,
+    *,
+    verdict: Literal["approved", "changes_requested", "commented"],
+    body: str,
+    by: str,
+    file: str | None = None,
+    line: int | None = None,
+) -> str:
+    """A review as on GitHub: an optional inline comment on FILE:LINE, then the verdict on the head commit."""
     records = StorePullRequests(store)
     pr = _pr(records, number)
+    if pr.state != "open":
+        raise ReviewError(f"pull request #{number} is {pr.state}; only open pull requests can be reviewed")
+    if verdict != "approved" and not body.strip():
+        raise InvalidInput("say what should change: -m TEXT", field="message")
+    if line is not None and file is None:
+        raise InvalidInput("--line needs --file", field="line")
+    where = f" on {file}:{line}" if file and line else f" on {file}" if file else ""
+    records.add_comment(number, by, f"[{verdict}]{where} {body}".rstrip())
+    outcomes = []
+    if file is not None:
+        count = len(records.comments(number))
+        thread = f"local-{number}-{count}"
+        outcomes.append(
+            _apply(
+                store,
+                settings,
+                config,
+                pr,
+                _event(
+                    pr,
+                    "finding",
+                    by,
+                    file=file,
+                    line=line,
+                    body=body,
+                    external_id=thread,
+                    thread_id=thread,
+                    commit_sha=pr.head_sha,
+                ),
+            )
+        )
+    summary = "" if file is not None else body
+    outcomes.append(
+        _apply(
+            store, settings, config, pr, _event(pr, "verdict", by, state=verdict, body=summary, commit_sha=pr.head_sha)
+        )
+    )
+    return outcomes[-1]
+
+
+def comment(store: Store, config: HealerConfig, settings: Settings, number: int, *, body: str, by: str) -> str:
+    """A conversation comment; `/healer retry | stop | explain` are commands (the operator has write access)."""
+    records = StorePullRequests(store)
+    pr = _pr(records, number)
+    if not body.strip():
+        raise InvalidInput("the comment is empty: -m TEXT", field="message")
+    records.add_comment(number, by, body)
+    text = body.strip()
+    command = next((name for prefix, name in COMMANDS.items() if text.startswith(prefix)), None)
+    if command is None:
+        return "comment recorded"
+    return _apply(store, settings, config, pr, _event(pr, "command", by, command=command))
+
+
+def merge(store: Store, config: HealerConfig, settings: Settings, number: int, *, by: str) -> LocalPullRequest:
+    records = StorePullRequests(store)
+    _pr(records, number)
     try:
-        merged = forge_local.merge(local_forge_dir(settings, config.repo(pr.repo)), records, number, by=by)
+        merged = forge_local.merge(
+            local_forge_dir(settings, config.repo(_pr(records, number).repo)), records, number, by=by
+        )
     except ForgeError as exc:
         raise ReviewError(exc.message) from exc
-    if pr.incident_id:
-        store.transition(
-            pr.incident_id,
-            Status.merged,
-            actor=f"human:{by}",
-            event="pr_merged",
-            detail={"number": number, "merge_commit": merged.merge_commit},
-        )
+    _apply(store, settings, config, merged, _event(merged, "pr_merged", by, body=merged.merge_commit or ""))
     return merged
 
 
-def close(store: Store, number: int, *, by: str) -> LocalPullRequest:
+def close(store: Store, config: HealerConfig, settings: Settings, number: int, *, by: str) -> LocalPullRequest:
     records = StorePullRequests(store)
-    pr = _pr(records, number)
+    _pr(records, number)
     try:
         closed = forge_local.close(records, number)
     except ForgeError as exc:
         raise ReviewError(exc.message) from exc
-    if pr.incident_id:
-        store.transition(
-            pr.incident_id, Status.fix_rejected, actor=f"human:{by}", event="pr_closed", detail={"number": number}
-        )
+    _apply(store, settings, config, closed, _event(closed, "pr_closed", by))
     return closed

@@ -8,6 +8,7 @@ import difflib
 import posixpath
 import re
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
@@ -16,6 +17,9 @@ from server.config import RepoConfig
 from server.errors import HealerError, NotFound, PathOutsideRepo
 from server.models import Incident, StackFrame
 from server.stacktrace import index_by_name, map_to_repo
+
+if TYPE_CHECKING:
+    from fixer.models import RepoSpec
 
 WINDOW = 25
 WHOLE_FILE_LINES = 120
@@ -55,7 +59,12 @@ class RepositoryContext(BaseModel):
 
     repo: str
     default_branch: str
-    commit: str = Field(description="The default branch's commit the content was read at.")
+    commit: str = Field(description="The commit the content was read at.")
+    branch: str | None = Field(
+        default=None,
+        description="Set when the content is the incident's pull request branch (a follow-up round), not the "
+        "default branch: write the follow-up change against this.",
+    )
     test_command: str | None
     file_path: str | None = None
     start_line: int | None = None
@@ -69,8 +78,15 @@ class RepositoryContext(BaseModel):
     note: str | None = None
 
 
-def local_checkout(repo: RepoConfig, cache_root: Path) -> Path:
-    """Where to read a repository: its configured local clone, or the fixer's cached clone of its URL."""
+#: A forge's clone URL and the git environment carrying its credentials.
+SourceAuth = tuple[str, dict[str, str]]
+
+
+def local_checkout(repo: RepoConfig, cache_root: Path, auth: SourceAuth | None = None) -> Path:
+    """Where to read a repository: its configured local clone, or the fixer's cached clone of its URL.
+
+    A private repository on the forge's host is fetched with the forge's credentials (``auth``).
+    """
     if repo.path is not None:
         if not (repo.path / ".git").exists() and not (repo.path / "HEAD").exists():
             raise RepoUnavailable(
@@ -83,7 +99,7 @@ def local_checkout(repo: RepoConfig, cache_root: Path) -> Path:
 
     try:
         spec = RepoSpec(name=repo.name, url=repo.url, default_branch=repo.default_branch)
-        return Workspace(cache_root).ensure_origin(spec)
+        return Workspace(cache_root).ensure_origin(spec, auth=auth)
     except FixerError as exc:
         raise RepoUnavailable(f"repository {repo.name!r} could not be fetched from {repo.url}: {exc.message}") from exc
 
@@ -165,10 +181,12 @@ def map_frames(frames: list[StackFrame], tree: gitread.Tree) -> list[StackFrame]
     return [frame.model_copy(update={"repo_path": map_to_repo(frame.filename, tree.paths, index)}) for frame in frames]
 
 
-def frames_in_repo(repo: RepoConfig, frames: list[StackFrame], cache_root: Path) -> list[StackFrame]:
+def frames_in_repo(
+    repo: RepoConfig, frames: list[StackFrame], cache_root: Path, auth: SourceAuth | None = None
+) -> list[StackFrame]:
     """Stack frames with ``repo_path`` filled where the repository has the file; unchanged if unreadable."""
     try:
-        checkout = local_checkout(repo, cache_root)
+        checkout = local_checkout(repo, cache_root, auth)
         commit = gitread.resolve_commit(checkout, repo.default_branch)
         return map_frames(frames, gitread.tree(checkout, commit))
     except HealerError:
@@ -185,6 +203,34 @@ def _focus(incident: Incident, frames: list[StackFrame]) -> tuple[str | None, in
     return None, None
 
 
+#: States in which the incident's pull request is still open, so a new change goes on top of its branch.
+_FOLLOW_UP = frozenset({"changes_requested", "claimed", "fixing", "pr_open", "in_review", "approved"})
+
+
+def _pull_request_head(repo: RepoConfig, cache_root: Path, incident: Incident | None) -> tuple[Path, str, str] | None:
+    """The bot branch's last pushed commit, as the fixer's cache has it, for a follow-up round."""
+    pr = incident.pull_request if incident is not None else None
+    if incident is None or pr is None or not pr.branch or pr.number is None:
+        return None
+    if incident.status.value not in _FOLLOW_UP:
+        return None
+    from fixer.workspace import Workspace
+
+    cache = Workspace(cache_root).cache_dir(_spec(repo))
+    if not (cache / "HEAD").exists():
+        return None
+    try:
+        return cache, gitread.resolve_commit(cache, f"refs/remotes/forge/{pr.branch}"), pr.branch
+    except HealerError:
+        return None
+
+
+def _spec(repo: RepoConfig) -> "RepoSpec":
+    from fixer.models import RepoSpec
+
+    return RepoSpec(name=repo.name, path=repo.path, url=repo.url, default_branch=repo.default_branch)
+
+
 def build_context(
     repo: RepoConfig,
     cache_root: Path,
@@ -192,12 +238,17 @@ def build_context(
     file_path: str | None = None,
     line: int | None = None,
     incident: Incident | None = None,
+    auth: SourceAuth | None = None,
 ) -> RepositoryContext:
-    checkout = local_checkout(repo, cache_root)
-    commit = gitread.resolve_commit(checkout, repo.default_branch)
+    pr_branch = _pull_request_head(repo, cache_root, incident)
+    if pr_branch is not None:
+        checkout, commit, branch = pr_branch
+    else:
+        checkout, branch = local_checkout(repo, cache_root, auth), None
+        commit = gitread.resolve_commit(checkout, repo.default_branch)
     tree = gitread.tree(checkout, commit)
     context = RepositoryContext(
-        repo=repo.name, default_branch=repo.default_branch, commit=commit, test_command=repo.test_command
+        repo=repo.name, default_branch=repo.default_branch, commit=commit, branch=branch, test_command=repo.test_command
     )
     if incident is not None:
         context.stack_frames = map_frames(incident.stack_frames, tree)

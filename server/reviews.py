@@ -9,6 +9,7 @@ Findings from authors outside the allow-list are kept as untrusted text, never a
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -16,7 +17,9 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, insert, select, update
 
+from fixer.errors import FixerError
 from server.models import Status
+from server.redact import redact
 from server.store import Store, queries, writes
 from server.store.reviews_schema import findings
 from server.store.rows import AnyRow, public_id
@@ -41,6 +44,7 @@ FAILING = {"failure", "timed_out", "cancelled", "action_required", "startup_fail
 _PROMPT = re.compile(r"Prompt for AI Agents\s*</summary>\s*(.*?)</details>", re.DOTALL | re.IGNORECASE)
 _PROMPT_FENCE = re.compile(r"^\s*```[a-z]*\n(.*?)\n```\s*$", re.DOTALL)
 _SUGGESTION = re.compile(r"```suggestion\n(.*?)\n```", re.DOTALL)
+log = logging.getLogger(__name__)
 
 
 class ReviewEvent(BaseModel):
@@ -68,7 +72,7 @@ class ForgeActions(Protocol):
 
     def comment(self, number: int, body: str) -> None: ...
 
-    def acknowledge(self, comment_id: str) -> None: ...
+    def acknowledge(self, number: int, comment_id: str) -> None: ...
 
 
 def prompt_for_agents(body: str) -> str | None:
@@ -87,6 +91,7 @@ def suggestion_of(body: str) -> str | None:
 
 
 def _finding(connection: Connection, row: AnyRow, event: ReviewEvent, kind: str, now: datetime, **values: Any) -> None:
+    body = redact(event.body[:20_000])
     connection.execute(
         insert(findings).values(
             incident_pk=row.pk,
@@ -97,9 +102,9 @@ def _finding(connection: Connection, row: AnyRow, event: ReviewEvent, kind: str,
             commit_sha=event.commit_sha or event.head_sha,
             file=event.file,
             line=event.line,
-            body=event.body[:20_000],
-            suggestion=suggestion_of(event.body),
-            prompt=prompt_for_agents(event.body),
+            body=body,
+            suggestion=suggestion_of(body),
+            prompt=prompt_for_agents(body),
             url=event.url,
             external_id=event.external_id,
             thread_id=event.thread_id,
@@ -167,10 +172,13 @@ def after(store: Store, event: ReviewEvent, outcome: str, forge: ForgeActions | 
     """What the forge is asked after the commit: acknowledge a command, answer /healer explain."""
     if event.kind != "command" or forge is None or not outcome.startswith("command"):
         return
-    if event.external_id:
-        forge.acknowledge(event.external_id)
-    if event.command == "explain":
-        forge.comment(event.number, explain(store, event.incident_id))
+    try:
+        if event.external_id:
+            forge.acknowledge(event.number, event.external_id)
+        if event.command == "explain":
+            forge.comment(event.number, explain(store, event.incident_id))
+    except FixerError as exc:  # the command was applied; only the answer on the PR is missing
+        log.warning("could not answer /healer %s on PR #%s: %s", event.command, event.number, exc.message)
 
 
 def _apply(connection: Connection, row: AnyRow, status: Status, event: ReviewEvent, now: datetime) -> str:

@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     github_app_private_key: SecretStr | None = Field(default=None, description="The App's private key (PEM).")
     github_app_installation_id: int | None = None
     github_webhook_secret: SecretStr | None = Field(default=None, description="Secret of the GitHub webhook.")
+    review_worker: bool = Field(
+        default=True,
+        description="Apply GitHub deliveries and check merged fixes inside `healer serve`; false when "
+        "`healer reviews process` runs elsewhere (cron, a worker replica).",
+    )
+    review_interval_seconds: float = Field(
+        default=5.0, gt=0, description="How often the review loop checks quiet windows without a delivery."
+    )
     bot_name: str = Field(default="devops-healer[bot]", description="Author of the bot's commits.")
     bot_email: str = Field(default="devops-healer@users.noreply.invalid")
     public_url: str | None = Field(

@@ -112,7 +112,12 @@ def test_read_only_offers_only_reading_tools(server: ServerProcess) -> None:
         async with stdio_session(server.env, "--read-only") as client:
             return {tool.name for tool in (await client.list_tools()).tools}
 
-    assert asyncio.run(agent()) == {"get_pending_incidents", "get_incident_details", "get_repository_context"}
+    assert asyncio.run(agent()) == {
+        "get_pending_incidents",
+        "get_incident_details",
+        "get_repository_context",
+        "get_fix_feedback",
+    }
 
 
 def test_stdout_carries_only_protocol_messages(server: ServerProcess) -> None:

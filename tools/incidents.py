@@ -165,7 +165,8 @@ def load_details(runtime: Runtime, incident_id: str) -> IncidentDetails:
     timeline = store.timeline(incident_id)
     frames = incident.stack_frames
     if incident.repo and incident.repo in runtime.config.repos:
-        frames = frames_in_repo(runtime.config.repos[incident.repo], frames, runtime.cache_root)
+        repo = runtime.config.repos[incident.repo]
+        frames = frames_in_repo(repo, frames, runtime.cache_root, runtime.source_auth(repo))
     return details(incident, timeline, frames)
 
 

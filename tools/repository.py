@@ -30,7 +30,9 @@ def register(mcp: MCPServer, runtime: Runtime) -> None:
             ),
         ] = None,
     ) -> Annotated[CallToolResult, RepositoryContext]:
-        """Read code at the repository's default branch: a numbered window of the file around the line,
+        """Read code at the repository's default branch (for an incident whose pull request is in review, at
+        its PR branch, so a follow-up change applies on top; `branch` says which): a numbered window of the
+        file around the line,
         the recent commits that touched it, blame for the window, related test files, the default
         branch and the repository's test command.
 
@@ -39,4 +41,7 @@ def register(mcp: MCPServer, runtime: Runtime) -> None:
         with agent_errors():
             config = runtime.config.repo(repo)
             incident = runtime.store.get(incident_id) if incident_id else None
-            return result(build_context(config, runtime.cache_root, file_path=file_path, line=line, incident=incident))
+            auth = runtime.source_auth(config)
+            return result(
+                build_context(config, runtime.cache_root, file_path=file_path, line=line, incident=incident, auth=auth)
+            )

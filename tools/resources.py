@@ -29,6 +29,23 @@ def register(mcp: MCPServer, runtime: Runtime) -> None:
             raise ResourceError(exc.message) from exc
         return json.dumps(found.model_dump(mode="json"), indent=2)
 
+    @mcp.resource(
+        "incident://{incident_id}/postmortem",
+        name="postmortem",
+        title="Postmortem",
+        description="The incident's postmortem (Markdown), once it is verified or escalated.",
+        mime_type="text/markdown",
+    )
+    def postmortem_resource(incident_id: str) -> str:
+        from server.postmortem import require
+
+        try:
+            return require(runtime.store, incident_id)
+        except IncidentNotFound as exc:
+            raise ResourceNotFoundError(exc.message) from exc
+        except HealerError as exc:
+            raise ResourceError(exc.message) from exc
+
     @mcp.prompt(
         name="fix_incident",
         title="Fix an incident",

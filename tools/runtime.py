@@ -11,10 +11,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from server.config import HealerConfig, load_config
+from server.config import HealerConfig, RepoConfig, load_config
 from server.settings import Settings
 
 if TYPE_CHECKING:
+    from fixer.forge_github import GitHubForge
     from server.fixes import FixService
     from server.store import Store
 
@@ -25,6 +26,7 @@ class Runtime:
         self._config = config
         self._store = store
         self._lock = threading.Lock()
+        self._forges: dict[str, GitHubForge] = {}
 
     @property
     def config(self) -> HealerConfig:
@@ -55,6 +57,21 @@ class Runtime:
     @cached_property
     def cache_root(self) -> Path:
         return self.settings.home / "workspaces"
+
+    def source_auth(self, repo: RepoConfig) -> tuple[str, dict[str, str]] | None:
+        """For a repository on GitHub: its clone URL and the git credentials to read it (private repos)."""
+        if repo.forge != "github" or repo.url is None:
+            return None
+        from fixer.errors import FixerError
+        from fixer.forge_github import github_forge
+
+        try:
+            if repo.name not in self._forges:
+                self._forges[repo.name] = github_forge(repo.github_repo or "", self.settings)
+            forge = self._forges[repo.name]
+            return forge.remote_url(), forge.git_auth_env()
+        except FixerError:
+            return None  # reading then fails with the fetch's own message (a public repository still works)
 
     def close(self) -> None:
         if self._store is not None:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from server import __version__
-from server.api import alerts, approvals, dead_letters, errors, fixes, health, incidents, rules
+from server.api import alerts, approvals, dead_letters, errors, fixes, github, health, incidents, reviews, rules
 from server.api.guards import BearerToken, BodyLimit
 from server.api.state import AppState
 
@@ -17,6 +17,8 @@ ROUTERS = [
     health.router,
     incidents.router,
     alerts.router,
+    github.router,
+    reviews.router,
     fixes.router,
     approvals.router,
     dead_letters.router,
@@ -52,10 +54,18 @@ def create_app(
     _document_request_bodies(app)
     token = state.settings.api_token
     if token is not None and token.get_secret_value():
-        app.add_middleware(BearerToken, token=token.get_secret_value())
+        app.add_middleware(BearerToken, token=token.get_secret_value(), self_authenticated=_self_authenticated(state))
     # Added last, so it runs first: an oversize body is refused before anything reads it.
     app.add_middleware(BodyLimit, limit=state.settings.max_body_bytes)
     return app
+
+
+def _self_authenticated(state: AppState) -> list[str]:
+    """Paths that check their sender themselves: the signed GitHub webhook, and sources with a secret."""
+    paths = ["/github/webhook"]
+    if state.alerts is not None:
+        paths += [f"/alerts/{name}" for name, config in state.alerts.intake.sources.items() if config.verification()]
+    return paths
 
 
 def _document_request_bodies(app: FastAPI) -> None:

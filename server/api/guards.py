@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Collection
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -84,14 +85,19 @@ class BodyLimit:
 
 
 class BearerToken:
-    """Every request but the open paths must carry ``Authorization: Bearer <token>``."""
+    """Every request but the open paths must carry ``Authorization: Bearer <token>``.
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    ``self_authenticated`` names the paths whose senders cannot send our token but prove who they
+    are their own way: GitHub's signed webhooks, and monitor sources configured with a secret.
+    """
+
+    def __init__(self, app: ASGIApp, token: str, self_authenticated: Collection[str] = ()) -> None:
         self.app = app
         self.token = token.encode()
+        self.self_authenticated = frozenset(self_authenticated)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["path"] in self.self_authenticated:
             await self.app(scope, receive, send)
             return
         presented = b""

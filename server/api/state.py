@@ -8,6 +8,7 @@ from fastapi import Request
 
 from server.alerts import DeliveryRequest, DeliveryResult
 from server.config import HealerConfig
+from server.review_worker import ReviewWorker
 from server.settings import Settings
 from server.sources.intake import AlertIntake
 from server.store import Store
@@ -30,6 +31,7 @@ class AppState:
     store: Store
     triage: TriageWorker | None = None
     alerts: AlertIntakeState | None = None
+    reviews: ReviewWorker | None = None
 
 
 async def app_state(request: Request) -> AppState:

@@ -1,4 +1,7 @@
-"""`healer pr list | show N | merge N | close N`: review the local forge's pull requests."""
+"""`healer pr list | show N | review N | comment N | merge N | close N`: review the local forge's pull requests.
+
+Reviews, comments, merges and closes go through the same review loop as GitHub's webhooks.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +24,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ):
         action = sub.add_parser(name, help=text)
         action.add_argument("number", type=int)
-    for name in ("merge", "close"):
+    review = sub.add_parser("review", help="Approve, request changes or comment, as a reviewer on GitHub would.")
+    review.add_argument("number", type=int)
+    verdict = review.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--approve", dest="verdict", action="store_const", const="approved")
+    verdict.add_argument("--request-changes", dest="verdict", action="store_const", const="changes_requested")
+    verdict.add_argument("--comment", dest="verdict", action="store_const", const="commented")
+    review.add_argument("-m", "--message", default="", help="What you found or want changed.")
+    review.add_argument("--file", default=None, help="Make it an inline finding on this file (repository path).")
+    review.add_argument("--line", type=int, default=None, help="The line of --file the finding is about.")
+    comment = sub.add_parser("comment", help="Comment; `/healer retry`, `/healer stop`, `/healer explain` command it.")
+    comment.add_argument("number", type=int)
+    comment.add_argument("-m", "--message", required=True)
+    for name in ("merge", "close", "review", "comment"):
         sub.choices[name].add_argument("--as", dest="reviewer", default=None, help="Your name (default: login name)")
 
 
@@ -56,9 +71,25 @@ def run(args: argparse.Namespace) -> int:
             if args.action == "merge":
                 pr = local_review.merge(store, config, settings, args.number, by=by)
                 out.write(f"merged #{pr.number} as {pr.merge_commit}\n")
-            else:
-                pr = local_review.close(store, args.number, by=by)
+            elif args.action == "close":
+                pr = local_review.close(store, config, settings, args.number, by=by)
                 out.write(f"closed #{pr.number}\n")
+            elif args.action == "review":
+                outcome = local_review.review(
+                    store,
+                    config,
+                    settings,
+                    args.number,
+                    verdict=args.verdict,
+                    body=args.message,
+                    by=by,
+                    file=args.file,
+                    line=args.line,
+                )
+                out.write(f"reviewed #{args.number} ({args.verdict.replace('_', ' ')}): {outcome}\n")
+            else:
+                outcome = local_review.comment(store, config, settings, args.number, body=args.message, by=by)
+                out.write(f"commented on #{args.number}: {outcome}\n")
     except HealerError as exc:
         fail(exc.message)
     finally:

@@ -62,6 +62,13 @@ def build_app(
 
     rules = Triage(config)
     triage = TriageWorker(store, rules.decide, approval=rules.approval) if run_triage else None
+    from server.review_worker import ReviewWorker
+
+    reviews = (
+        ReviewWorker(store, config, settings, interval=settings.review_interval_seconds)
+        if run_triage and settings.review_worker
+        else None
+    )
     hosts, origins = allowed_hosts(host, port, settings)
     mcp_app = mcp.streamable_http_app(
         streamable_http_path="/mcp",
@@ -74,6 +81,8 @@ def build_app(
     jobs: list[Callable[[], AbstractAsyncContextManager[None]]] = [mcp.session_manager.run]
     if triage is not None:
         jobs.append(lambda: background(triage.run))
+    if reviews is not None:
+        jobs.append(lambda: background(reviews.run))
     if environ is not None:
         from server.notify.config import load_notify
         from server.notify.sender import Sender
@@ -84,7 +93,12 @@ def build_app(
             jobs.append(lambda: background(sender.run))
     app = create_app(
         AppState(
-            settings=settings, config=config, store=store, triage=triage, alerts=alert_intake(config, store, host)
+            settings=settings,
+            config=config,
+            store=store,
+            triage=triage,
+            alerts=alert_intake(config, store, host),
+            reviews=reviews,
         ),
         extra_lifespans=jobs,
     )

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, insert, select, update
 from server import lifecycle
 from server.errors import ClaimConflict, Conflict, InvalidTransition
 from server.models import CLOSED_STATUSES, Severity, Status
+from server.redact import redact_value
 from server.store.queries import incident_row
 from server.store.rows import AnyRow
 from server.store.schema import incidents, timeline
@@ -30,10 +31,17 @@ def record_event(
     detail: dict[str, Any] | None = None,
     trace_id: str | None = None,
 ) -> int:
-    """Append one timeline row; returns its id (the SSE event id later)."""
+    """Append one timeline row; returns its id (the SSE event id later). Secrets in the detail are redacted."""
     result = connection.execute(
         insert(timeline)
-        .values(incident_pk=incident_pk, at=now, actor=actor, event=event, detail=detail or {}, trace_id=trace_id)
+        .values(
+            incident_pk=incident_pk,
+            at=now,
+            actor=actor,
+            event=event,
+            detail=redact_value(detail) if detail else {},
+            trace_id=trace_id,
+        )
         .returning(timeline.c.id)
     )
     return int(result.scalar_one())

@@ -10,9 +10,11 @@ recording any mismatch in ``violations`` (tests assert it stays empty).
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,7 +29,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.github_emulator import schemas
+from tests.github_emulator import schemas, webhooks
+
+BOT = "devops-healer[bot]"
+#: Operations the review loop uses that the trimmed description does not have: their answers are
+#: built like GitHub's documented ones but cannot be checked, so they are listed in ``unvalidated``.
+UNDOCUMENTED = (
+    re.compile(r"^/repos/[^/]+/[^/]+/issues/\d+$"),
+    re.compile(r"^/repos/[^/]+/[^/]+/issues/comments/\d+$"),
+    re.compile(r"^/repos/[^/]+/[^/]+/issues/comments/\d+/reactions$"),
+    re.compile(r"^/repos/[^/]+/[^/]+/collaborators/[^/]+/permission$"),
+)
 
 
 def _now() -> str:
@@ -81,6 +93,11 @@ class GitHubEmulator:
         self.pulls: dict[int, PullRecord] = {}
         self.faults: dict[tuple[str, str], list[Fault]] = {}
         self.violations: list[str] = []
+        self.unvalidated: list[str] = []
+        self.hooks = webhooks.WebhookSender()
+        self.permissions: dict[str, str] = {}
+        self.reactions: list[tuple[int, str, str]] = []
+        self._ids = 5000
         self.requests: list[tuple[str, str, int]] = []
         self.default_branch = "main"
         self.url = ""
@@ -149,8 +166,11 @@ class GitHubEmulator:
     # -- answering -------------------------------------------------------------------------------
 
     def _json(self, request: Request, status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-        for problem in schemas.problems(request.method, request.url.path, status, body):
-            self.violations.append(problem)
+        path = request.url.path
+        if schemas.operation(request.method, path) is None and any(p.match(path) for p in UNDOCUMENTED):
+            self.unvalidated.append(f"{request.method} {path} {status}")
+        else:
+            self.violations.extend(schemas.problems(request.method, path, status, body))
         self.requests.append((request.method, request.url.path, status))
         base = {
             "X-RateLimit-Limit": "5000",
@@ -302,6 +322,10 @@ class GitHubEmulator:
             Route(prefix + "/pulls/{number:int}/comments", self.list_review_comments, methods=["GET"]),
             Route(prefix + "/issues/{number:int}/comments", self.create_comment, methods=["POST"]),
             Route(prefix + "/issues/{number:int}/labels", self.add_labels, methods=["POST"]),
+            Route(prefix + "/issues/{number:int}", self.get_issue, methods=["GET"]),
+            Route(prefix + "/issues/comments/{comment:int}", self.get_issue_comment, methods=["GET"]),
+            Route(prefix + "/issues/comments/{comment:int}/reactions", self.add_reaction, methods=["POST"]),
+            Route(prefix + "/collaborators/{login}/permission", self.permission, methods=["GET"]),
             Route(prefix + "/installation", self.repo_installation, methods=["GET"]),
             Route("/app/installations/{installation:int}/access_tokens", self.access_token, methods=["POST"]),
             Route("/rate_limit", self.rate_limit, methods=["GET"]),
@@ -366,6 +390,7 @@ class GitHubEmulator:
                 number, data["title"], data.get("body"), data["head"], data["base"], bool(data.get("draft"))
             )
             self.pulls[number] = pr
+        self.hooks.send("pull_request", self._payload("pull_request", "opened", pr, BOT))
         return self._json(request, 201, self._pull(pr))
 
     async def get_or_edit_pull(self, request: Request) -> Response:
@@ -489,6 +514,8 @@ class GitHubEmulator:
             "REMOTE_ADDR": "127.0.0.1",
             "PATH": "/usr/bin:/bin",
         }
+        pushing = request.method == "POST" and request.path_params["rest"].endswith("git-receive-pack")
+        before = {n: self.head_sha(pr.head) for n, pr in self.pulls.items() if pr.state == "open"} if pushing else {}
         body = await request.body()
         if request.headers.get("content-encoding") == "gzip":
             import gzip
@@ -504,4 +531,315 @@ class GitHubEmulator:
                 status = int(value.strip().split()[0])
             elif name:
                 headers[name] = value.strip()
+        for number, old in before.items():
+            new = self.head_sha(self.pulls[number].head)
+            if new != old:
+                pr = self.pulls[number]
+                self.hooks.send(
+                    "pull_request", self._payload("pull_request", "synchronize", pr, BOT, before=old, after=new)
+                )
         return Response(payload, status_code=status, headers=headers)
+
+    # -- issues, reactions and permissions (the review loop's commands) --------------------------
+
+    def _comment(self, number: int, comment_id: int) -> dict[str, Any] | None:
+        pr = self.pulls.get(number)
+        return next((c for c in (pr.comments if pr else []) if c["id"] == comment_id), None)
+
+    def _issue(self, pr: PullRecord) -> dict[str, Any]:
+        issue = webhooks.template("issue_comment")["issue"]
+        full = f"{self.owner}/{self.repo}"
+        api = f"{self.url}/repos/{full}"
+        issue.update(
+            {
+                "id": pr.number,
+                "number": pr.number,
+                "title": pr.title,
+                "body": pr.body,
+                "state": "open" if pr.state == "open" else "closed",
+                "user": self._user(pr.user),
+                "url": f"{api}/issues/{pr.number}",
+                "html_url": f"{self.url}/{full}/pull/{pr.number}",
+                "repository_url": api,
+                "comments_url": f"{api}/issues/{pr.number}/comments",
+                "comments": len(pr.comments),
+                "labels": [self._label(name) for name in pr.labels],
+                "pull_request": {
+                    "url": f"{api}/pulls/{pr.number}",
+                    "html_url": f"{self.url}/{full}/pull/{pr.number}",
+                    "diff_url": f"{self.url}/{full}/pull/{pr.number}.diff",
+                    "patch_url": f"{self.url}/{full}/pull/{pr.number}.patch",
+                },
+            }
+        )
+        return issue
+
+    async def get_issue(self, request: Request) -> Response:
+        refused = await self._guard(request)
+        if refused is not None:
+            return refused
+        pr = self.pulls.get(request.path_params["number"])
+        if pr is None:
+            return self._error(request, 404, "Not Found")
+        return self._json(request, 200, self._issue(pr))
+
+    async def get_issue_comment(self, request: Request) -> Response:
+        refused = await self._guard(request)
+        if refused is not None:
+            return refused
+        wanted = request.path_params["comment"]
+        found = next((c for pr in self.pulls.values() for c in pr.comments if c["id"] == wanted), None)
+        if found is None:
+            return self._error(request, 404, "Not Found")
+        return self._json(request, 200, found)
+
+    async def add_reaction(self, request: Request) -> Response:
+        refused = await self._guard(request)
+        if refused is not None:
+            return refused
+        wanted = request.path_params["comment"]
+        if not any(c["id"] == wanted for pr in self.pulls.values() for c in pr.comments):
+            return self._error(request, 404, "Not Found")
+        content = (await request.json())["content"]
+        self.reactions.append((wanted, content, BOT))
+        reaction = {
+            "id": self._next_id(),
+            "node_id": f"REA_{wanted}",
+            "user": self._user(BOT),
+            "content": content,
+            "created_at": _now(),
+        }
+        return self._json(request, 201, reaction)
+
+    async def permission(self, request: Request) -> Response:
+        refused = await self._guard(request)
+        if refused is not None:
+            return refused
+        login = request.path_params["login"]
+        level = self.permissions.get(login, "read")
+        return self._json(request, 200, {"permission": level, "role_name": level, "user": self._user(login)})
+
+    # -- the people on the other side: what they do, and the webhooks it sends ------------------
+
+    def deliver_to(self, url: str, secret: str) -> None:
+        """Send webhooks to ``url``, signed with ``secret``, as a repository webhook would."""
+        self.hooks.configure(url, secret)
+
+    def grant(self, login: str, permission: str) -> None:
+        self.permissions[login] = permission
+
+    def _next_id(self) -> int:
+        with self._lock:
+            self._ids += 1
+            return self._ids
+
+    def _payload(self, event: str, action: str, pr: PullRecord, sender: str, **extra: Any) -> dict[str, Any]:
+        data = webhooks.template(event)
+        for key in ("organization", "installation", "enterprise"):
+            data.pop(key, None)
+        data.update({"action": action, "repository": self._repository(), "sender": self._user(sender)})
+        if event != "issue_comment":
+            data["pull_request"] = self._pull(pr)
+        if event == "pull_request":
+            data["number"] = pr.number
+        data.update(extra)
+        return data
+
+    def review(
+        self,
+        number: int,
+        login: str,
+        state: str,
+        body: str = "",
+        comments: list[tuple[str, int, str]] | None = None,
+        association: str = "COLLABORATOR",
+        commit: str | None = None,
+    ) -> int:
+        """A submitted review: its inline comments (each a delivery), then the verdict; returns the review id."""
+        pr = self.pulls[number]
+        head = commit or self.head_sha(pr.head) or ""
+        review_id = self._next_id()
+        full = f"{self.owner}/{self.repo}"
+        for path, line, text in comments or []:
+            comment = webhooks.template("pull_request_review_comment")["comment"]
+            comment_id = self._next_id()
+            comment.update(
+                {
+                    "id": comment_id,
+                    "node_id": f"PRRC_{comment_id}",
+                    "pull_request_review_id": review_id,
+                    "path": path,
+                    "line": line,
+                    "original_line": line,
+                    "start_line": None,
+                    "original_start_line": None,
+                    "position": 1,
+                    "original_position": 1,
+                    "commit_id": head,
+                    "original_commit_id": head,
+                    "body": text,
+                    "user": self._user(login),
+                    "author_association": association,
+                    "url": f"{self.url}/repos/{full}/pulls/comments/{comment_id}",
+                    "html_url": f"{self.url}/{full}/pull/{number}#discussion_r{comment_id}",
+                    "pull_request_url": f"{self.url}/repos/{full}/pulls/{number}",
+                    "created_at": _now(),
+                    "updated_at": _now(),
+                }
+            )
+            pr.review_comments.append(comment)
+            self.hooks.send(
+                "pull_request_review_comment",
+                self._payload("pull_request_review_comment", "created", pr, login, comment=comment),
+            )
+        review = webhooks.template("pull_request_review")["review"]
+        review.update(
+            {
+                "id": review_id,
+                "node_id": f"PRR_{review_id}",
+                "user": self._user(login),
+                "body": body or None,
+                "commit_id": head,
+                "state": state,
+                "submitted_at": _now(),
+                "author_association": association,
+                "html_url": f"{self.url}/{full}/pull/{number}#pullrequestreview-{review_id}",
+                "pull_request_url": f"{self.url}/repos/{full}/pulls/{number}",
+            }
+        )
+        pr.reviews.append(review)
+        self.hooks.send(
+            "pull_request_review", self._payload("pull_request_review", "submitted", pr, login, review=review)
+        )
+        return review_id
+
+    def comment(self, number: int, login: str, body: str, association: str = "CONTRIBUTOR") -> int:
+        """A conversation comment on the pull request (an issue comment); returns its id."""
+        pr = self.pulls[number]
+        comment = webhooks.template("issue_comment")["comment"]
+        comment_id = self._next_id()
+        full = f"{self.owner}/{self.repo}"
+        comment.update(
+            {
+                "id": comment_id,
+                "node_id": f"IC_{comment_id}",
+                "body": body,
+                "user": self._user(login),
+                "author_association": association,
+                "url": f"{self.url}/repos/{full}/issues/comments/{comment_id}",
+                "html_url": f"{self.url}/{full}/pull/{number}#issuecomment-{comment_id}",
+                "issue_url": f"{self.url}/repos/{full}/issues/{number}",
+                "created_at": _now(),
+                "updated_at": _now(),
+            }
+        )
+        pr.comments.append(comment)
+        self.hooks.send(
+            "issue_comment",
+            self._payload("issue_comment", "created", pr, login, issue=self._issue(pr), comment=comment),
+        )
+        return comment_id
+
+    def push_as(self, number: int, login: str, path: str, content: str) -> str:
+        """A person commits to the pull request's branch; returns the new head."""
+        pr = self.pulls[number]
+        before = self.head_sha(pr.head)
+        with tempfile.TemporaryDirectory() as work:
+
+            def run(*args: str) -> None:
+                subprocess.run(["git", "-C", work, *args], check=True, capture_output=True)
+
+            subprocess.run(["git", "clone", "-q", "--branch", pr.head, str(self.bare), work], check=True)
+            (Path(work) / path).write_text(content)
+            run("add", "-A")
+            run(
+                "-c",
+                f"user.name={login}",
+                "-c",
+                f"user.email={login}@users.noreply.github.com",
+                "commit",
+                "-q",
+                "-m",
+                f"{login}'s change",
+            )
+            run("push", "-q", "origin", f"HEAD:refs/heads/{pr.head}")
+        after = self.head_sha(pr.head) or ""
+        self.hooks.send(
+            "pull_request", self._payload("pull_request", "synchronize", pr, login, before=before, after=after)
+        )
+        return after
+
+    def merge(self, number: int, login: str) -> str:
+        """Merge the pull request with a merge commit, as the green button does; returns the merge commit."""
+        pr = self.pulls[number]
+        base, head = self.head_sha(pr.base) or "", self.head_sha(pr.head) or ""
+
+        def git(*args: str, data: bytes | None = None, env: dict[str, str] | None = None) -> str:
+            done = subprocess.run(
+                ["git", "-C", str(self.bare), *args], check=True, capture_output=True, input=data, env=env
+            )
+            return done.stdout.decode().strip()
+
+        tree = git("merge-tree", "--write-tree", base, head).split()[0]
+        env = {
+            "GIT_AUTHOR_NAME": login,
+            "GIT_AUTHOR_EMAIL": f"{login}@users.noreply.github.com",
+            "GIT_COMMITTER_NAME": "GitHub",
+            "GIT_COMMITTER_EMAIL": "noreply@github.com",
+            "PATH": "/usr/bin:/bin",
+        }
+        message = f"Merge pull request #{number} from {self.owner}/{pr.head}\n\n{pr.title}\n".encode()
+        merged = git("commit-tree", tree, "-p", base, "-p", head, data=message, env=env)
+        git("update-ref", f"refs/heads/{pr.base}", merged, base)
+        pr.state, pr.merged, pr.merge_commit_sha, pr.updated_at = "closed", True, merged, _now()
+        self.hooks.send("pull_request", self._payload("pull_request", "closed", pr, login))
+        return merged
+
+    def close(self, number: int, login: str) -> None:
+        pr = self.pulls[number]
+        pr.state, pr.updated_at = "closed", _now()
+        self.hooks.send("pull_request", self._payload("pull_request", "closed", pr, login))
+
+    def check_run(self, number: int, name: str, conclusion: str, summary: str) -> None:
+        """CI finished on the pull request's head."""
+        pr = self.pulls[number]
+        head = self.head_sha(pr.head)
+        data = webhooks.template("check_run")
+        for key in ("organization", "installation", "enterprise"):
+            data.pop(key, None)
+        run_id = self._next_id()
+        full = f"{self.owner}/{self.repo}"
+        check = data["check_run"]
+        check.update(
+            {
+                "id": run_id,
+                "name": name,
+                "head_sha": head,
+                "conclusion": conclusion,
+                "status": "completed",
+                "details_url": f"{self.url}/{full}/actions/runs/{run_id}",
+                "html_url": f"{self.url}/{full}/runs/{run_id}",
+                "output": {**check["output"], "title": f"{name}: {conclusion}", "summary": summary},
+                "pull_requests": [
+                    {
+                        "url": f"{self.url}/repos/{full}/pulls/{number}",
+                        "id": number,
+                        "number": number,
+                        "head": {
+                            "ref": pr.head,
+                            "sha": head,
+                            "repo": {"id": 1, "url": f"{self.url}/repos/{full}", "name": self.repo},
+                        },
+                        "base": {
+                            "ref": pr.base,
+                            "sha": self.head_sha(pr.base),
+                            "repo": {"id": 1, "url": f"{self.url}/repos/{full}", "name": self.repo},
+                        },
+                    }
+                ],
+            }
+        )
+        data.update(
+            {"action": "completed", "repository": self._repository(), "sender": self._user("github-actions[bot]")}
+        )
+        self.hooks.send("check_run", data)
