@@ -150,17 +150,19 @@ class TestRun(BaseModel):
         return self.exit_code == 0 and not self.timed_out
 
 
-Verdict = Literal["green", "improved", "red", "timed_out", "not_run"]
+Verdict = Literal["green", "improved", "unchanged", "red", "timed_out", "not_run"]
 
 
 class Verification(BaseModel):
     before: TestRun | None = None
     after: TestRun | None = None
     verdict: Verdict = "not_run"
+    follow_up: bool = Field(default=False, description="Tested on top of the PR branch (a review round).")
 
     @property
     def verified(self) -> bool:
-        return self.verdict in ("green", "improved")
+        """A first fix must make the tests better; a follow-up must not make them worse."""
+        return self.verdict in ("green", "improved") or (self.follow_up and self.verdict == "unchanged")
 
     def summary(self) -> str:
         if self.after is None:

@@ -85,7 +85,7 @@ class Fixer:
                 if spec.test_command:
                     step("test-after", 0.55)
                     after = self._test(spec, tree)
-                result = verification(before, after)
+                result = verification(before, after, follow_up=start == base.head and base.branch_exists)
                 if after is not None and not result.verified and spec.policy.unverified == "refuse":
                     raise VerificationRefused(
                         f"the tests did not confirm the fix ({result.summary()}); this repository refuses unverified "

@@ -96,7 +96,9 @@ class SubprocessRunner:
 
 def verdict(before: TestRun | None, after: TestRun | None) -> Verdict:
     """green: the suite passes after. improved: it still fails, but only tests that failed before,
-    and fewer of them (a repository with several faults, of which the change fixes one)."""
+    and fewer of them (a repository with several faults, of which the change fixes one).
+    unchanged: exactly the tests that failed before still fail, nothing new (what a follow-up that
+    adds a test or answers a review comment on an already improved branch looks like)."""
     if after is None:
         return "not_run"
     if after.timed_out:
@@ -107,8 +109,10 @@ def verdict(before: TestRun | None, after: TestRun | None) -> Verdict:
         still, was = set(after.failed_tests), set(before.failed_tests)
         if still < was:
             return "improved"
+        if still == was:
+            return "unchanged"
     return "red"
 
 
-def verification(before: TestRun | None, after: TestRun | None) -> Verification:
-    return Verification(before=before, after=after, verdict=verdict(before, after))
+def verification(before: TestRun | None, after: TestRun | None, *, follow_up: bool = False) -> Verification:
+    return Verification(before=before, after=after, verdict=verdict(before, after), follow_up=follow_up)

@@ -57,7 +57,10 @@ class FixOutcome(BaseModel):
     pull_request_created: bool = False
     draft: bool = False
     verification: str | None = Field(default=None, description="The verdict and what the tests did before and after.")
-    verdict: str | None = Field(default=None, description="green, improved, red, timed_out or not_run")
+    verdict: str | None = Field(
+        default=None,
+        description="green, improved, unchanged (a follow-up that broke nothing), red, timed_out or not_run",
+    )
     tests_before: str | None = Field(default=None, description="e.g. '3 failing', 'passing', 'not run'")
     tests_after: str | None = None
     files_changed: list[str] = Field(default_factory=list)

@@ -111,12 +111,9 @@ def _markdown(incident: Incident, events: list[TimelineEvent]) -> str:
     ]
     out += ["## Root cause", ""]
     if fixes:
-        last_fix = fixes[-1]
-        out += [
-            f"As explained by `{last_fix.actor}` with the fix:",
-            "",
-            _quote(str(last_fix.detail.get("explanation"))),
-        ]
+        first = fixes[0]
+        explanation = str(first.detail.get("explanation"))
+        out += [f"As explained by `{first.actor}` with the fix:", "", _quote(explanation)]
     else:
         out += ["No fix was submitted; see the timeline for what people decided."]
     out += [""]
@@ -128,7 +125,8 @@ def _markdown(incident: Incident, events: list[TimelineEvent]) -> str:
             files = ", ".join(f"`{f}`" for f in fix.detail.get("files", [])) or "n/a"
             verdict = fix.detail.get("verification", "n/a")
             commit = str(fix.detail.get("commit", ""))[:12]
-            out += [f"- Commit `{commit}` ({_when(fix.at)}, {fix.event.replace('_', ' ')}): {files}; tests {verdict}"]
+            what = str(fix.detail.get("summary") or fix.event.replace("_", " "))[:200]
+            out += [f"- Commit `{commit}` ({_when(fix.at)}): {what}; {files}; tests {verdict}"]
         if merged is not None:
             commit = merged.detail.get("merge_commit") or merged.detail.get("head") or ""
             out += [

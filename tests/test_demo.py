@@ -23,6 +23,12 @@ def test_demo_opens_three_verified_pull_requests(tmp_path) -> None:  # type: ign
     assert len(opened) == 3 and all(re.search(r"#\d\s.*3 failing -> 2 failing\s+improved", row) for row in opened)
     assert "healer pr show 1" in out  # the reviewer's view is printed
     assert "## Root cause" in out
+    # One incident goes through a review round and comes out verified, with its postmortem printed.
+    assert "7. a review round on PR #" in out
+    assert re.search(r"get_fix_feedback: ana on orders/cache.py:24: Please add a test", out)
+    assert re.search(r"submit_fix: pushed [0-9a-f]{12} to PR #\d; unchanged: tests 2 failing before", out)
+    assert re.search(r"INC-\d{8}-\d{4} verified", out)
+    assert "# Postmortem: INC-" in out and "Rounds with changes requested: 1" in out
     assert not list(tmp_path.glob("*.db"))
 
 

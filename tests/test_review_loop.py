@@ -242,3 +242,16 @@ def test_postmortem_quotes_incident_text_instead_of_rendering_it(loop: Loop, clo
     text = require(loop.store, iid)
     assert "\n# Injected heading" not in text and "> # Injected heading" in text
     assert "<script>" not in text and "&lt;script&gt;" in text
+
+
+def test_a_follow_up_that_breaks_nothing_keeps_the_pr_ready_but_a_first_fix_must_improve() -> None:
+    from fixer.models import TestRun
+    from fixer.verify import verification
+
+    def run(*failed: str) -> TestRun:
+        return TestRun(command="t", exit_code=1, duration_seconds=0.1, output="", failed_tests=list(failed))
+
+    assert verification(run("a", "b"), run("a", "b"), follow_up=True).verified
+    assert not verification(run("a", "b"), run("a", "b")).verified
+    assert not verification(run("a"), run("a", "c"), follow_up=True).verified  # a newly failing test
+    assert verification(run("a", "b"), run("a")).verdict == "improved"

@@ -16,7 +16,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.types import CallToolResult, Implementation
 from pydantic import BaseModel
 
-from server.demo.scenarios import for_incident
+from server.demo.scenarios import follow_up_diff, for_incident
 
 AGENT_NAME = "demo-agent (scripted)"
 
@@ -146,3 +146,59 @@ async def _fix_one(client: Client, item: dict[str, Any], say: Callable[[str], No
     attempt.seconds = round(time.monotonic() - started, 1)
     say(f"  submit_fix: PR #{attempt.pr_number} on {attempt.branch}; {attempt.verification}")
     return attempt
+
+
+async def follow_up(command: str, env: dict[str, str], incident_id: str, say: Callable[[str], None]) -> Attempt:
+    """A review round: read the reviewers' findings, then push a follow-up commit to the same pull request."""
+    params = StdioServerParameters(command=command, args=["mcp"], env=env)
+    info = Implementation(name="scripted-demo-agent", version="1.0")
+    started = time.monotonic()
+    async with Client(params, client_info=info, read_timeout_seconds=600) as client:
+        pending = _data(await client.call_tool("get_pending_incidents", {"limit": 10}), "get_pending_incidents")
+        item = next((i for i in pending["incidents"] if i["id"] == incident_id), None)
+        if item is None:
+            raise AgentError(f"{incident_id} is not in the queue after the review asked for changes")
+        say(f"get_pending_incidents -> {incident_id} is back as follow-up work ({item['status']})")
+        feedback = _data(await client.call_tool("get_fix_feedback", {"incident_id": incident_id}), "get_fix_feedback")
+        for verdict in feedback["verdicts"]:
+            say(f"  get_fix_feedback: {verdict['reviewer']} {verdict['state'].replace('_', ' ')}")
+        for finding in feedback["findings"]:
+            say(f"  get_fix_feedback: {finding['author']} on {finding['file']}:{finding['line']}: {finding['body']}")
+        _data(await client.call_tool("claim_incident", {"incident_id": incident_id}), "claim_incident")
+        context = _data(
+            await client.call_tool(
+                "get_repository_context",
+                {"repo": "orders", "incident_id": incident_id, "file_path": "tests/test_cache.py"},
+            ),
+            "get_repository_context",
+        )
+        say(f"  get_repository_context: {context['file_path']} on the PR branch {context['branch']}")
+        addresses = [f"{f['author']} on {f['file']}:{f['line']}: {f['body']}" for f in feedback["findings"]]
+        outcome = _data(
+            await client.call_tool(
+                "submit_fix",
+                {
+                    "incident_id": incident_id,
+                    "change": {"diff": follow_up_diff()},
+                    "title": "test that the least recently used order is evicted",
+                    "explanation": "The review asked for a test that pins which order is evicted: the cache must "
+                    "drop the least recently used one, so a re-read order survives and the oldest goes.",
+                    "addresses": addresses,
+                },
+            ),
+            "submit_fix",
+        )
+    pushed = f"pushed {outcome['commit'][:12]} to PR #{outcome['pull_request_number']}"
+    say(f"  submit_fix: {pushed}; {outcome['verification']}")
+    return Attempt(
+        incident_id=incident_id,
+        title=item["title"],
+        severity=item["severity"],
+        scenario="leak",
+        status=outcome["status"],
+        branch=outcome["branch"],
+        pr_number=outcome["pull_request_number"],
+        verification=outcome["verification"],
+        verdict=outcome["verdict"],
+        seconds=round(time.monotonic() - started, 1),
+    )

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from server.demo.agent import Attempt, run_agent
+from server.demo.agent import Attempt, follow_up, run_agent
+from server.demo.scenarios import REVIEW_FILE, REVIEW_LINE, REVIEW_REQUEST, REVIEW_SCENARIO
 
 DEMO_REPO = Path(__file__).resolve().parents[2] / "demo_repo"
 HEALER = str(Path(sys.executable).with_name("healer"))
@@ -64,6 +65,10 @@ def prepare(root: Path) -> tuple[Path, Path, Path]:
         f'test_command = "{sys.executable} -m pytest"\n'
         "test_timeout_seconds = 120\n"
         'services = ["orders"]\n'
+        "\n"
+        "# The demo's quiet window after a merge is seconds so it can finish; the default is 30 minutes.\n"
+        "[verification]\n"
+        "quiet_minutes = 0.05\n"
     )
     return source, forge, home
 
@@ -136,6 +141,7 @@ def run(keep: bool) -> int:
         say(f"1. demo service copied to {source} (git, 2 commits); local forge at {forge}")
         env = {k: v for k, v in os.environ.items() if not k.startswith("HEALER_") and k != "GITHUB_TOKEN"}
         env["HEALER_HOME"] = str(home)
+        env["HEALER_REVIEW_INTERVAL_SECONDS"] = "0.5"
         server, url = start_server(env, root / "server.log")
         say(f"2. healer serve running at {url} (log: {root / 'server.log'})")
         answers = post_incidents(source, url, env)
@@ -163,6 +169,11 @@ def run(keep: bool) -> int:
             say()
             say(f"6. what a reviewer sees: healer pr show {attempts[0].pr_number} (first 25 lines)")
             say("\n".join("   " + line for line in shown.stdout.splitlines()[:25]))
+        reviewed = next((a for a in attempts if a.scenario == REVIEW_SCENARIO and a.pr_number), None)
+        if reviewed is None:
+            failures.append("no pull request for the review round")
+        else:
+            failures += review_round(url, env, reviewed)
         say()
         say(f"done in {time.monotonic() - started:.1f} s")
         where = f"HEALER_HOME={home}"
@@ -172,7 +183,9 @@ def run(keep: bool) -> int:
         say(f"  export {where}")
         say(f"  {healer} pr list        # the three pull requests on the local forge")
         say(f"  {healer} pr show 1      # diff, explanation and test output, as a reviewer sees them")
-        say(f"  {healer} pr merge 1     # merge it; the incident moves to merged")
+        say(f"  {healer} pr review 1 --request-changes --file PATH --line N -m TEXT   # a review round")
+        say(f"  {healer} pr merge 1     # merge it; the incident moves to merged, then verified")
+        say(f"  {healer} postmortem INC-...   # once verified")
         say(f"  {healer} serve &        # then: curl -s http://127.0.0.1:8080/incidents")
         if failures:
             for failure in failures:
@@ -199,6 +212,64 @@ def run(keep: bool) -> int:
             say(f"workspace kept at {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def healer(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([HEALER, *args], env=env, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise DemoFailed(f"healer {' '.join(args)} failed: {done.stderr.strip()[-1000:]}")
+    return done.stdout.strip()
+
+
+def wait_for_status(url: str, iid: str, status: str, timeout: float = 60) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while True:
+        found: dict[str, object] = httpx.get(f"{url}/incidents/{iid}", timeout=5).json()
+        if found["status"] == status:
+            return found
+        if time.monotonic() > deadline:
+            raise DemoFailed(f"{iid} is {found['status']}, expected {status} within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+def review_round(url: str, env: dict[str, str], attempt: Attempt) -> list[str]:
+    """Changes requested -> the agent reads the feedback and follows up -> approved -> merged -> verified."""
+    number, iid = str(attempt.pr_number), attempt.incident_id
+    say()
+    say(f"7. a review round on PR #{number} ({attempt.title})")
+    say(f"   $ healer pr review {number} --request-changes --file {REVIEW_FILE} --line {REVIEW_LINE} -m '...'")
+    out = healer(
+        env,
+        "pr",
+        "review",
+        number,
+        "--request-changes",
+        "--file",
+        REVIEW_FILE,
+        "--line",
+        str(REVIEW_LINE),
+        "-m",
+        REVIEW_REQUEST,
+        "--as",
+        "ana",
+    )
+    say(f"   {out}")
+    again = asyncio.run(follow_up(HEALER, env, iid, lambda line: say("   " + line)))
+    failures = [] if again.pr_number == attempt.pr_number else [f"the follow-up opened #{again.pr_number}"]
+    say(f"   $ healer pr review {number} --approve   then   healer pr merge {number}")
+    say(f"   {healer(env, 'pr', 'review', number, '--approve', '--as', 'ana')}")
+    say(f"   {healer(env, 'pr', 'merge', number, '--as', 'ana')}")
+    wait_for_status(url, iid, "merged")
+    say("   merged; the incident watches its source for the quiet window (3 s in the demo, 30 min by default)")
+    wait_for_status(url, iid, "verified")
+    say(f"   {iid} verified")
+    say()
+    say(f"8. the postmortem: healer postmortem {iid}")
+    text = healer(env, "postmortem", iid)
+    say("\n".join("   " + line for line in text.splitlines()))
+    if "Rounds with changes requested: 1" not in text or "Follow-up commits: 1" not in text:
+        failures.append("the postmortem does not show the review round")
+    return failures
 
 
 def _summary(url: str, triaged: dict[str, dict[str, object]], attempts: list[Attempt]) -> list[list[str]]:

@@ -69,6 +69,17 @@ SCENARIOS: list[Scenario] = [
 ]
 
 
+#: The review round of the demo: what the reviewer asks on the cache fix, and the agent's follow-up.
+REVIEW_SCENARIO = "leak"
+REVIEW_FILE, REVIEW_LINE = "orders/cache.py", 24
+REVIEW_REQUEST = "Please add a test that the least recently used order is the one evicted, not just any."
+FOLLOW_UP_PATCH = "leak-review.diff"
+
+
+def follow_up_diff() -> str:
+    return (PATCHES / FOLLOW_UP_PATCH).read_text()
+
+
 def for_incident(title: str, affected_files: list[str]) -> Scenario | None:
     """The scenario an incident is about, by its affected file or its title."""
     for scenario in SCENARIOS:
