@@ -2,8 +2,8 @@
 
 Intake only stores what arrived (a 202 means it is committed as ``received``); this worker
 decides what happens next, in batches, shortly after. Received incidents survive a crash
-and are triaged when a server starts again; several servers on one PostgreSQL share the work
-(each batch is taken with FOR UPDATE SKIP LOCKED).
+and are triaged when a server starts again; several servers on one database share the work
+(each move is conditional on the incident still being received, so exactly one of them makes it).
 """
 
 from __future__ import annotations
@@ -12,14 +12,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 
+from server.errors import Conflict
 from server.models import Incident, Severity, Status
 from server.store import Store, writes
-from server.store.rows import public_id, to_incident
+from server.store.rows import AnyRow, public_id, to_incident
 from server.store.schema import incidents
 from server.store.triage_schema import verdicts
 from server.triage.approval import ApprovalPolicy
@@ -49,48 +51,69 @@ def default_decision(incident: Incident) -> Decision:
 
 
 def triage_received(
-    store: Store, decide: Decide = default_decision, *, approval: ApprovalPolicy | None = None, limit: int = 200
+    store: Store,
+    decide: Decide = default_decision,
+    *,
+    approval: ApprovalPolicy | None = None,
+    limit: int = 200,
+    chunk: int = 25,
 ) -> int:
-    """Triage up to ``limit`` received incidents in one transaction; returns how many."""
-    now = store.clock.now()
-    with store.write() as connection:
-        query = select(incidents).where(incidents.c.status == Status.received.value).order_by(incidents.c.pk)
-        query = query.limit(limit)
-        if connection.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = connection.execute(query).all()
-        for row in rows:
-            ident = public_id(row)
-            decision = decide(to_incident(row))
-            detail = {"route": decision.route, "why": decision.reason, **decision.detail}
-            triaged = writes.transition(
-                connection,
-                ident,
-                Status.triaged,
-                now=now,
-                actor="system",
-                event="triaged",
-                detail=detail,
-                updates=decision.updates,
-                row=row,
-            )
-            if decision.verdict is not None:
-                connection.execute(insert(verdicts).values(incident_pk=row.pk, at=now, **decision.verdict))
-            routed = writes.transition(connection, ident, decision.status, now=now, actor="system", row=triaged)
-            if decision.status == Status.awaiting_approval:
-                from server import approvals
+    """Triage up to ``limit`` received incidents; returns how many moved.
 
-                approvals.request(
-                    connection,
-                    routed,
-                    kind="incident",
-                    subject=f"incident:{ident}",
-                    requested_by="system:triage",
-                    reason=decision.reason,
-                    policy=approval or ApprovalPolicy(),
-                    now=now,
-                )
-    return len(rows)
+    The decisions are made outside any write transaction (classifying is the slow part), then
+    written ``chunk`` at a time, so intake never waits long for the write lock. Each move is
+    conditional on the incident still being received: another worker or replica that got there
+    first wins, and this one skips it.
+    """
+    now = store.clock.now()
+    with store.read() as connection:
+        query = select(incidents).where(incidents.c.status == Status.received.value).order_by(incidents.c.pk)
+        rows = connection.execute(query.limit(limit)).all()
+    decided = [(row, decide(to_incident(row))) for row in rows]
+    moved = 0
+    for start in range(0, len(decided), chunk):
+        with store.write() as connection:
+            for row, decision in decided[start : start + chunk]:
+                try:
+                    _route(connection, row, decision, now, approval)
+                except Conflict:
+                    continue  # triaged meanwhile by someone else; nothing of this one was written
+                moved += 1
+    return moved
+
+
+def _route(
+    connection: Connection, row: AnyRow, decision: Decision, now: datetime, approval: ApprovalPolicy | None
+) -> None:
+    ident = public_id(row)
+    detail = {"route": decision.route, "why": decision.reason, **decision.detail}
+    triaged = writes.transition(
+        connection,
+        ident,
+        Status.triaged,
+        now=now,
+        actor="system",
+        event="triaged",
+        detail=detail,
+        updates=decision.updates,
+        row=row,
+    )
+    if decision.verdict is not None:
+        connection.execute(insert(verdicts).values(incident_pk=row.pk, at=now, **decision.verdict))
+    routed = writes.transition(connection, ident, decision.status, now=now, actor="system", row=triaged)
+    if decision.status == Status.awaiting_approval:
+        from server import approvals
+
+        approvals.request(
+            connection,
+            routed,
+            kind="incident",
+            subject=f"incident:{ident}",
+            requested_by="system:triage",
+            reason=decision.reason,
+            policy=approval or ApprovalPolicy(),
+            now=now,
+        )
 
 
 class TriageWorker:
