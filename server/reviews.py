@@ -324,7 +324,7 @@ def _maybe_cleared(connection: Connection, row: AnyRow, status: Status, event: R
         select(findings.c.id).where(
             findings.c.incident_pk == row.pk,
             findings.c.resolved.is_(False),
-            findings.c.kind.in_(["comment", "verdict"]),
+            findings.c.kind == "comment",
         )
     ).first()
     if open_items is None and status == Status.changes_requested:

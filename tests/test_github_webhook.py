@@ -335,3 +335,27 @@ def test_healer_retry_needs_write_access(hooks: Hooks) -> None:
     assert hooks.store.timeline(iid)[-1].actor == "github:ana"
     hooks.send("issue_comment/created.payload.json", _command("thanks, looks good", "ana"))
     assert hooks.outcomes()[-1] == "ignored: not a /healer command"
+
+
+def test_resolving_every_thread_clears_the_feedback(hooks: Hooks) -> None:
+    iid = hooks.bots_incident()
+    comment = payload("pull_request_review_comment/created.payload.json")
+    hooks.send("pull_request_review_comment/created.payload.json", comment)
+    review = payload("pull_request_review/submitted.payload.json")
+    review["review"]["state"] = "changes_requested"
+    hooks.send("pull_request_review/submitted.payload.json", review)
+    assert hooks.store.get(iid).status == Status.changes_requested
+    # GitHub's pull_request_review_thread delivery: the thread and its comments.
+    thread = {
+        "action": "resolved",
+        "thread": {"node_id": "PRRT_1", "comments": [comment["comment"]]},
+        "pull_request": comment["pull_request"],
+        "repository": comment["repository"],
+        "sender": comment["sender"],
+    }
+    hooks.send("pull_request_review_thread/resolved", thread)
+    assert hooks.store.get(iid).status == Status.in_review
+    assert reviews.feedback(hooks.store, iid).findings == []
+    thread["action"] = "unresolved"
+    hooks.send("pull_request_review_thread/unresolved", thread)
+    assert len(reviews.feedback(hooks.store, iid).findings) == 1
