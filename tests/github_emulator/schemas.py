@@ -43,15 +43,11 @@ def _components() -> dict[str, Any]:
     return {"schemas": _jsonschema(spec()["components"]["schemas"])}
 
 
-def _template(path: str) -> re.Pattern[str]:
-    return re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path).replace("[^/]+}", "") + "$")
-
-
 @cache
 def _operations() -> list[tuple[str, re.Pattern[str], str]]:
     ops = []
     for path, methods in spec()["paths"].items():
-        pattern = re.sub(r"\{(ref)\}", ".+", path)
+        pattern = re.sub(r"\{(ref|branch)\}", ".+", path)  # these may hold slashes
         pattern = re.sub(r"\{[^}]+\}", "[^/]+", pattern)
         for method in methods:
             if method in ("get", "post", "patch", "put", "delete"):
@@ -65,6 +61,11 @@ def operation(method: str, path: str) -> str | None:
         if verb == method and pattern.match(path):
             return template
     return None
+
+
+def find_template(method: str, template: str) -> str | None:
+    """``template`` when it is a documented operation for ``method``, else None."""
+    return template if any(verb == method and path == template for verb, _p, path in _operations()) else None
 
 
 def response_schema(method: str, template: str, status: int) -> dict[str, Any] | None:
