@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import math
 import random
 import time
 import urllib.parse
@@ -61,6 +62,7 @@ class GitHubForge:
         sleep: Sleep = time.sleep,
         clock: Clock = time.time,
         attempts: int = 5,
+        seconds_between_requests: float = 0.25,
         seconds_between_writes: float = 1.0,
         timeout: int = 30,
         rng: random.Random | None = None,
@@ -74,8 +76,18 @@ class GitHubForge:
         self._seen_tokens: set[str] = set()
         self.attempts = attempts
         self.rng = rng or random.Random()  # noqa: S311 - retry jitter
+        self.seconds_between_requests = seconds_between_requests
+        self.seconds_between_writes = seconds_between_writes
+        self._last_request = self._last_write = -math.inf
+        # PyGithub's own retries and pacing are off: both sleep with time.sleep, and its retries skip
+        # PATCH. ``_call`` does both with the injected sleep and clock.
         self.github = Github(
-            auth=auth, base_url=base_url, retry=None, timeout=timeout, seconds_between_writes=seconds_between_writes
+            auth=auth,
+            base_url=base_url,
+            retry=None,
+            timeout=timeout,
+            seconds_between_requests=None,
+            seconds_between_writes=None,
         )
 
     # -- credentials -----------------------------------------------------------------------------
@@ -134,12 +146,30 @@ class GitHubForge:
     def _backoff(self, attempt: int) -> float:
         return min(MAX_BACKOFF_SECONDS, self.rng.uniform(0, 2**attempt))
 
-    def _call(self, what: str, action: Callable[[], T]) -> T:
-        """``action`` with retries; every failure leaves as a ``ForgeError`` with tokens scrubbed."""
+    def _pace(self, write: bool) -> None:
+        """Space requests as GitHub asks integrators to (and writes further apart), to avoid secondary limits."""
+        due = self._last_request + self.seconds_between_requests
+        if write:
+            due = max(due, self._last_write + self.seconds_between_writes)
+        wait = due - self.clock()
+        if wait > 0:
+            self.sleep(wait)
+
+    def _timed(self, action: Callable[[], T], write: bool) -> T:
+        try:
+            return action()
+        finally:
+            self._last_request = self.clock()
+            if write:
+                self._last_write = self._last_request
+
+    def _call(self, what: str, action: Callable[[], T], *, write: bool = False) -> T:
+        """``action`` with pacing and retries; every failure leaves as a ``ForgeError`` with tokens scrubbed."""
         for attempt in range(1, self.attempts + 1):
             last = attempt == self.attempts
+            self._pace(write)
             try:
-                return action()
+                return self._timed(action, write)
             except GithubException as exc:
                 limited = self._rate_limit_wait(exc)
                 if limited is not None:
@@ -222,9 +252,11 @@ class GitHubForge:
         return self._call("find the incident's open pull request", lookup)
 
     def create(self, draft: PullRequestDraft) -> PullRequest:
+        repository = self.repository  # read first, so the write below is paced on its own
+
         def open_pull() -> GhPullRequest | None:
             try:
-                return self.repository.create_pull(
+                return repository.create_pull(
                     base=draft.base, head=draft.head, title=draft.title, body=draft.body, draft=draft.draft
                 )
             except GithubException as exc:
@@ -232,7 +264,7 @@ class GitHubForge:
                     return None
                 raise
 
-        pr = self._call("open the pull request", open_pull)
+        pr = self._call("open the pull request", open_pull, write=True)
         if pr is None:  # "A pull request already exists for owner:branch": that is the one to update
             existing = self.find_open(draft.incident_id, draft.head)
             if existing is None:
@@ -240,21 +272,21 @@ class GitHubForge:
             return existing
         created = pr
         if draft.labels:
-            self._call("label the pull request", lambda: created.add_to_labels(*draft.labels))
+            self._call("label the pull request", lambda: created.add_to_labels(*draft.labels), write=True)
         return self._model(self._call("read the pull request", lambda: self.repository.get_pull(created.number)))
 
     def update(self, number: int, *, title: str, body: str, draft: bool) -> PullRequest:
         pr = self._call("read the pull request", lambda: self.repository.get_pull(number))
         if pr.title != title or (pr.body or "") != body:
-            self._call("update the pull request", lambda: pr.edit(title=title, body=body))
+            self._call("update the pull request", lambda: pr.edit(title=title, body=body), write=True)
         if bool(pr.draft) != draft:  # REST cannot change it; GraphQL can
             change = pr.convert_to_draft if draft else pr.mark_ready_for_review
-            self._call("change the pull request's draft state", change)
+            self._call("change the pull request's draft state", change, write=True)
         return self._model(self._call("read the pull request", lambda: self.repository.get_pull(number)))
 
     def comment(self, number: int, body: str) -> None:
         pr = self._call("read the pull request", lambda: self.repository.get_pull(number))
-        self._call("comment on the pull request", lambda: pr.create_issue_comment(body))
+        self._call("comment on the pull request", lambda: pr.create_issue_comment(body), write=True)
 
     def count_open_bot_prs(self) -> int:
         def count() -> int:

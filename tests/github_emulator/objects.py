@@ -60,6 +60,8 @@ class Objects:
     def pull(self, repo: Repo, pr: PullRecord, *, simple: bool = False) -> dict[str, Any]:
         data = schemas.example("pull-request-simple-items")[0] if simple else schemas.example("pull-request")
         api = f"{self.api}/repos/{repo.full_name}"
+        heads = repo.refs("refs/heads/")
+        head_sha = heads.get(f"refs/heads/{pr.head}", ZERO_SHA)
         data.update(
             {
                 "url": f"{api}/pulls/{pr.number}",
@@ -80,7 +82,7 @@ class Objects:
                 "comments_url": f"{api}/issues/{pr.number}/comments",
                 "review_comments_url": f"{api}/pulls/{pr.number}/comments",
                 "commits_url": f"{api}/pulls/{pr.number}/commits",
-                "statuses_url": f"{api}/statuses/{repo.sha(pr.head) or ZERO_SHA}",
+                "statuses_url": f"{api}/statuses/{head_sha}",
                 "labels": [self.label(repo, name) for name in pr.labels],
                 "requested_teams": [],
                 "requested_reviewers": [],
@@ -90,11 +92,12 @@ class Objects:
                 "user": self.user(pr.user),
             }
         )
+        repository, owner = self.repository(repo), self.user(repo.owner)  # shared by head and base
         for side, branch in (("head", pr.head), ("base", pr.base)):
-            sha = repo.sha(branch) or ZERO_SHA
+            sha = heads.get(f"refs/heads/{branch}", ZERO_SHA)
             data[side].update({"ref": branch, "sha": sha, "label": f"{repo.owner}:{branch}"})
-            data[side]["repo"] = self.repository(repo)
-            data[side]["user"] = self.user(repo.owner)
+            data[side]["repo"] = repository
+            data[side]["user"] = owner
         if not simple:
             data.update(
                 {

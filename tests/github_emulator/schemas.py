@@ -84,18 +84,24 @@ def problems(method: str, path: str, status: int, body: Any) -> list[str]:
     template = operation(method, path)
     if template is None:
         return [f"{method} {path} is not an operation in the trimmed description"]
-    schema = response_schema(method, template, status)
-    if schema is None and status >= 400 and body is not None:
-        # GitHub answers any request with these (401 bad credentials, say) in its basic error shape.
-        schema = {"$ref": "#/components/schemas/basic-error"}
-    if schema is None:
+    validator = _validator(method, template, status, body is None)
+    if validator is None:
         return [] if body is None else [f"{method} {template} documents no JSON body for {status}"]
-    root = {**_jsonschema(schema), "components": _components()}
-    validator = jsonschema.Draft4Validator(root)
     return [
         f"{method} {template} {status}: {error.message} at {list(error.absolute_path)}"
         for error in validator.iter_errors(body)
     ][:5]
+
+
+@cache
+def _validator(method: str, template: str, status: int, empty: bool) -> jsonschema.Draft4Validator | None:
+    schema = response_schema(method, template, status)
+    if schema is None and status >= 400 and not empty:
+        # GitHub answers any request with these (401 bad credentials, say) in its basic error shape.
+        schema = {"$ref": "#/components/schemas/basic-error"}
+    if schema is None:
+        return None
+    return jsonschema.Draft4Validator({**_jsonschema(schema), "components": _components()})
 
 
 def example(name: str) -> Any:

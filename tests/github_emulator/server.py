@@ -45,6 +45,7 @@ from tests.github_emulator.state import (
     Repo,
     Review,
     ReviewComment,
+    SystemClock,
     stamp,
 )
 
@@ -65,7 +66,7 @@ class GitHubEmulator:
         self.root = root
         self.owner = owner
         self.repo = repo
-        self.clock = clock or Clock()
+        self.clock: Clock = clock or SystemClock()
         self.tokens: set[str] = {token or "ghp_" + secrets.token_hex(18)}
         self.repos: dict[str, Repo] = {}
         self.app: AppInstallation | None = None
@@ -159,11 +160,13 @@ class GitHubEmulator:
         queue = self.faults.setdefault((method, template), [])
         queue.extend(Fault(status, dict(headers or {}), body) for _ in range(times))
 
-    def secondary_rate_limit(self, method: str, template: str, *, retry_after: int | None = None) -> None:
+    def secondary_rate_limit(
+        self, method: str, template: str, *, retry_after: int | None = None, times: int = 1
+    ) -> None:
         """A 403 secondary rate limit, with or without ``Retry-After``, as GitHub sends it."""
         message = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
-        self.fail_next(method, template, 403, headers=headers, body=_error_body(message))
+        self.fail_next(method, template, 403, times=times, headers=headers, body=_error_body(message))
 
     def primary_rate_limit(self, method: str, template: str, *, resets_in: int, status: int = 403) -> None:
         """The hourly limit spent: ``X-RateLimit-Remaining: 0`` and the reset as epoch seconds."""

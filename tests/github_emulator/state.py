@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 BOT = "devops-healer[bot]"
 
@@ -16,21 +16,15 @@ def stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Clock:
-    """The emulator's time: real by default; tests move it with ``advance`` or pin it with ``set``."""
+class Clock(Protocol):
+    """The emulator's time (tests pass ``tests.conftest.FakeClock`` to move it by hand)."""
 
-    def __init__(self, start: datetime | None = None) -> None:
-        self._fixed = start
-        self._offset = timedelta()
+    def now(self) -> datetime: ...
 
+
+class SystemClock:
     def now(self) -> datetime:
-        return (self._fixed or datetime.now(UTC)) + self._offset
-
-    def advance(self, by: timedelta) -> None:
-        self._offset += by
-
-    def set(self, moment: datetime) -> None:
-        self._fixed, self._offset = moment, timedelta()
+        return datetime.now(UTC)
 
 
 @dataclass
