@@ -2,10 +2,11 @@
 
 Credentials are a token or a GitHub App installation (its token refreshed before it expires).
 Pushes get the token through git's environment (``http.extraHeader``), never through a URL,
-argv or ``.git/config``. Every API call is retried on 5xx, primary and secondary rate limits
-(honouring ``Retry-After`` and ``X-RateLimit-Reset``) with the waiting injectable; PyGithub's own
-retries are off, because they skip PATCH and surface exhausted retries as a different exception.
-Errors become the fixer's tree, with any token text scrubbed. The draft state, which REST cannot
+argv or ``.git/config``. Every API call is paced (requests 0.25 s, writes 1 s apart) and retried
+on 5xx, primary and secondary rate limits (honouring ``Retry-After`` and ``X-RateLimit-Reset``),
+all waiting through an injected sleep and clock; PyGithub's own retries and pacing are off,
+because its retries skip PATCH and raise a different exception when exhausted, and it sleeps
+with ``time.sleep``. Errors become the fixer's tree, with any token text scrubbed. The draft state, which REST cannot
 change, moves through GraphQL (``markPullRequestReadyForReview`` / ``convertPullRequestToDraft``).
 """
 
@@ -93,7 +94,8 @@ class GitHubForge:
     # -- credentials -----------------------------------------------------------------------------
 
     def _token(self) -> str:
-        token = getattr(self.auth, "token", None)  # an App installation refreshes it here when near expiry
+        # An App installation asks GitHub for a new token here when the one it holds is near expiry.
+        token = self._call("get a token for git", lambda: getattr(self.auth, "token", None))
         if not isinstance(token, str) or not token:
             raise ForgeAuthError("the GitHub credentials give no token to push with")
         self._seen_tokens.add(token)
@@ -104,6 +106,7 @@ class GitHubForge:
         found = set(self._seen_tokens)
         if isinstance(self.auth, Auth.Token):
             found.add(self.auth.token)
+        # PyGithub keeps the installation token name-mangled; reading it here never asks for a new one.
         current = getattr(self.auth, "_AppInstallationAuth__installation_authorization", None)
         token = getattr(current, "token", None)
         if isinstance(token, str):

@@ -424,6 +424,17 @@ def test_github_app_installation_token_is_refreshed_near_expiry(
     run(tmp_path, "ls-remote", github.remote_url())  # the newest token opens git over HTTP too
 
 
+def test_minting_an_installation_token_is_retried(emulator: GitHubEmulator, clock: FakeClock) -> None:
+    clock.current = datetime.now(UTC)
+    pem, public = _app_key()
+    emulator.enable_app(4242, public, 77, token_ttl=timedelta(hours=1))
+    sleeps = Sleeps()
+    github = GitHubForge("acme/payments", app_auth(4242, pem, 77), base_url=emulator.url, sleep=sleeps, **QUICK)
+    emulator.fail_next("POST", "/app/installations/{installation_id}/access_tokens", 502)
+    assert github.git_auth_env()["GIT_CONFIG_KEY_0"] == "http.extraHeader"
+    assert len(sleeps) == 1 and emulator.app is not None and len(emulator.app.issued) == 1
+
+
 def test_a_token_github_holds_expired_is_an_auth_error(emulator: GitHubEmulator, clock: FakeClock) -> None:
     clock.current = datetime.now(UTC)  # PyGithub judges expiry by the real clock
     pem, public = _app_key()
