@@ -2,18 +2,22 @@
 
 Credentials are a token or a GitHub App installation (its token refreshed before it expires).
 Pushes get the token through git's environment (``http.extraHeader``), never through a URL,
-argv or ``.git/config``. Every API call is retried on 5xx, primary and secondary rate limits
-(honouring ``Retry-After`` and ``X-RateLimit-Reset``) with the waiting injectable; PyGithub's own
-retries are off, because they skip PATCH and surface exhausted retries as a different exception.
-Errors become the fixer's tree, with any token text scrubbed.
+argv or ``.git/config``. Every API call is paced (requests 0.25 s, writes 1 s apart) and retried
+on 5xx, primary and secondary rate limits (honouring ``Retry-After`` and ``X-RateLimit-Reset``),
+all waiting through an injected sleep and clock; PyGithub's own retries and pacing are off,
+because its retries skip PATCH and raise a different exception when exhausted, and it sleeps
+with ``time.sleep``. Errors become the fixer's tree, with any token text scrubbed. The draft state, which REST cannot
+change, moves through GraphQL (``markPullRequestReadyForReview`` / ``convertPullRequestToDraft``).
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import math
 import random
 import time
+import urllib.parse
 from collections.abc import Callable
 from functools import cached_property
 from typing import TypeVar
@@ -31,8 +35,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Sleep = Callable[[float], None]
+Clock = Callable[[], float]
 
 MAX_WAIT_SECONDS = 900.0
+SECONDARY_LIMIT_SECONDS = 60.0  # GitHub asks for at least a minute when it gives no Retry-After
+MAX_BACKOFF_SECONDS = 60.0
 
 
 def token_auth(token: str) -> Auth.Auth:
@@ -54,7 +61,9 @@ class GitHubForge:
         *,
         base_url: str = "https://api.github.com",
         sleep: Sleep = time.sleep,
+        clock: Clock = time.time,
         attempts: int = 5,
+        seconds_between_requests: float = 0.25,
         seconds_between_writes: float = 1.0,
         timeout: int = 30,
         rng: random.Random | None = None,
@@ -64,28 +73,51 @@ class GitHubForge:
         self.repo_name = repo
         self.auth = auth
         self.sleep = sleep
+        self.clock = clock
+        self._seen_tokens: set[str] = set()
         self.attempts = attempts
         self.rng = rng or random.Random()  # noqa: S311 - retry jitter
+        self.seconds_between_requests = seconds_between_requests
+        self.seconds_between_writes = seconds_between_writes
+        self._last_request = self._last_write = -math.inf
+        # PyGithub's own retries and pacing are off: both sleep with time.sleep, and its retries skip
+        # PATCH. ``_call`` does both with the injected sleep and clock.
         self.github = Github(
-            auth=auth, base_url=base_url, retry=None, timeout=timeout, seconds_between_writes=seconds_between_writes
+            auth=auth,
+            base_url=base_url,
+            retry=None,
+            timeout=timeout,
+            seconds_between_requests=None,
+            seconds_between_writes=None,
         )
 
     # -- credentials -----------------------------------------------------------------------------
 
     def _token(self) -> str:
-        token = getattr(self.auth, "token", None)
+        # An App installation asks GitHub for a new token here when the one it holds is near expiry.
+        token = self._call("get a token for git", lambda: getattr(self.auth, "token", None))
         if not isinstance(token, str) or not token:
             raise ForgeAuthError("the GitHub credentials give no token to push with")
+        self._seen_tokens.add(token)
         return token
 
     def _secrets(self) -> list[str]:
-        try:
-            return [self._token()]
-        except ForgeError:
-            return []
+        """Every token this forge has held, read without asking GitHub for a new one."""
+        found = set(self._seen_tokens)
+        if isinstance(self.auth, Auth.Token):
+            found.add(self.auth.token)
+        # PyGithub keeps the installation token name-mangled; reading it here never asks for a new one.
+        current = getattr(self.auth, "_AppInstallationAuth__installation_authorization", None)
+        token = getattr(current, "token", None)
+        if isinstance(token, str):
+            found.add(token)
+        return sorted(found, key=len, reverse=True)
 
     def remote_url(self) -> str:
         url: str = self._call("read the repository", lambda: self.repository.clone_url)
+        parts = urllib.parse.urlsplit(url)
+        if "@" in parts.netloc:  # never hand git a URL with credentials in it
+            url = urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
         return url
 
     def git_auth_env(self) -> dict[str, str]:
@@ -99,45 +131,83 @@ class GitHubForge:
 
     # -- retries ---------------------------------------------------------------------------------
 
-    def _wait_for(self, exc: GithubException, attempt: int) -> float | None:
-        """Seconds to wait before retrying, or None when retrying cannot help."""
-        status = exc.status
+    def _rate_limit_wait(self, exc: GithubException) -> float | None:
+        """Seconds GitHub asks us to wait when ``exc`` is a primary or secondary rate limit, else None."""
+        if exc.status not in (403, 429):
+            return None
         headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
-        message = str(exc.data.get("message", "")) if isinstance(exc.data, dict) else ""
-        if status in (403, 429) and (
-            "retry-after" in headers or "rate limit" in message.lower() or headers.get("x-ratelimit-remaining") == "0"
-        ):
-            if "retry-after" in headers:
-                return float(headers["retry-after"])
-            if headers.get("x-ratelimit-remaining") == "0" and "x-ratelimit-reset" in headers:
-                return max(0.0, float(headers["x-ratelimit-reset"]) - time.time()) + 1
-            return 60.0  # a secondary limit without Retry-After: GitHub asks for at least a minute
-        if status >= 500:
-            return min(60.0, self.rng.uniform(0, 2**attempt))
+        retry_after = _seconds(headers.get("retry-after"))
+        if retry_after is not None:
+            return retry_after
+        if headers.get("x-ratelimit-remaining") == "0":
+            reset = _seconds(headers.get("x-ratelimit-reset"))
+            return max(0.0, reset - self.clock()) + 1 if reset is not None else SECONDARY_LIMIT_SECONDS
+        if exc.status == 429 or "rate limit" in _message(exc).lower():
+            return SECONDARY_LIMIT_SECONDS
         return None
 
-    def _call(self, what: str, action: Callable[[], T]) -> T:
+    def _backoff(self, attempt: int) -> float:
+        return min(MAX_BACKOFF_SECONDS, self.rng.uniform(0, 2**attempt))
+
+    def _pace(self, write: bool) -> None:
+        """Space requests as GitHub asks integrators to (and writes further apart), to avoid secondary limits."""
+        due = self._last_request + self.seconds_between_requests
+        if write:
+            due = max(due, self._last_write + self.seconds_between_writes)
+        wait = due - self.clock()
+        if wait > 0:
+            self.sleep(wait)
+
+    def _timed(self, action: Callable[[], T], write: bool) -> T:
+        try:
+            return action()
+        finally:
+            self._last_request = self.clock()
+            if write:
+                self._last_write = self._last_request
+
+    def _call(self, what: str, action: Callable[[], T], *, write: bool = False) -> T:
+        """``action`` with pacing and retries; every failure leaves as a ``ForgeError`` with tokens scrubbed."""
         for attempt in range(1, self.attempts + 1):
+            last = attempt == self.attempts
+            self._pace(write)
             try:
-                return action()
+                return self._timed(action, write)
             except GithubException as exc:
-                if exc.status == 401:
+                limited = self._rate_limit_wait(exc)
+                if limited is not None:
+                    if last or limited > MAX_WAIT_SECONDS:
+                        raise ForgeRateLimited(
+                            self._scrub(f"GitHub rate-limited the request to {what}; retry in {limited:.0f}s"),
+                            retry_after=limited,
+                        ) from None
+                    wait = limited
+                elif exc.status == 401:
                     raise ForgeAuthError(
-                        self._scrub(f"GitHub refused the credentials while trying to {what}")
+                        self._scrub(f"GitHub refused the credentials while trying to {what}: {_message(exc)}")
                     ) from None
-                wait = self._wait_for(exc, attempt)
-                if wait is None or attempt == self.attempts:
-                    if exc.status in (403, 429) and wait is not None:
-                        raise ForgeRateLimited(self._scrub(f"GitHub rate-limited {what}"), retry_after=wait) from None
-                    raise ForgeError(self._scrub(f"GitHub answered {exc.status} to {what}: {_message(exc)}")) from None
-                if wait > MAX_WAIT_SECONDS:
-                    raise ForgeRateLimited(self._scrub(f"GitHub rate-limited {what}"), retry_after=wait) from None
-                log.info("GitHub answered %s to %s; retrying in %.1fs", exc.status, what, wait)
+                elif exc.status == 403:
+                    raise ForgeAuthError(self._scrub(f"GitHub denied permission to {what}: {_message(exc)}")) from None
+                elif exc.status >= 500 and not last:
+                    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+                    wait = _seconds(headers.get("retry-after")) or self._backoff(attempt)
+                else:
+                    tries = f" after {attempt} attempts" if exc.status >= 500 else ""
+                    raise ForgeError(
+                        self._scrub(f"GitHub answered {exc.status} to the request to {what}{tries}: {_message(exc)}")
+                    ) from None
+                log.info("GitHub answered %s to the request to %s; retrying in %.1fs", exc.status, what, wait)
                 self.sleep(wait)
             except requests.RequestException as exc:
-                if attempt == self.attempts:
-                    raise ForgeError(self._scrub(f"could not reach GitHub to {what}: {type(exc).__name__}")) from None
-                self.sleep(min(30.0, self.rng.uniform(0, 2**attempt)))
+                # Connection failures and timeouts; a repeated POST that went through the first time
+                # is caught by GitHub's own 422 "already exists" for pull requests.
+                if last:
+                    raise ForgeError(
+                        self._scrub(f"could not reach GitHub to {what} after {attempt} attempts: {type(exc).__name__}")
+                    ) from None
+                wait = self._backoff(attempt)
+                log.info("could not reach GitHub to %s (%s); retrying in %.1fs", what, type(exc).__name__, wait)
+                self.sleep(wait)
         raise AssertionError("unreachable")
 
     def _scrub(self, text: str) -> str:
@@ -185,32 +255,41 @@ class GitHubForge:
         return self._call("find the incident's open pull request", lookup)
 
     def create(self, draft: PullRequestDraft) -> PullRequest:
-        try:
-            pr = self._call(
-                "open the pull request",
-                lambda: self.repository.create_pull(
+        repository = self.repository  # read first, so the write below is paced on its own
+
+        def open_pull() -> GhPullRequest | None:
+            try:
+                return repository.create_pull(
                     base=draft.base, head=draft.head, title=draft.title, body=draft.body, draft=draft.draft
-                ),
-            )
-        except ForgeError as exc:
-            if "422" in exc.message:
-                existing = self.find_open(draft.incident_id, draft.head)
-                if existing is not None:
-                    return existing  # "A pull request already exists": that is the one to update
-            raise
+                )
+            except GithubException as exc:
+                if exc.status == 422 and "already exists" in _message(exc).lower():
+                    return None
+                raise
+
+        pr = self._call("open the pull request", open_pull, write=True)
+        if pr is None:  # "A pull request already exists for owner:branch": that is the one to update
+            existing = self.find_open(draft.incident_id, draft.head)
+            if existing is None:
+                raise ForgeError(f"GitHub says a pull request exists for {draft.head}, but none is open for it")
+            return existing
+        created = pr
         if draft.labels:
-            self._call("label the pull request", lambda: pr.add_to_labels(*draft.labels))
-        return self._model(self._call("read the pull request", lambda: self.repository.get_pull(pr.number)))
+            self._call("label the pull request", lambda: created.add_to_labels(*draft.labels), write=True)
+        return self._model(self._call("read the pull request", lambda: self.repository.get_pull(created.number)))
 
     def update(self, number: int, *, title: str, body: str, draft: bool) -> PullRequest:
         pr = self._call("read the pull request", lambda: self.repository.get_pull(number))
-        # The REST API cannot turn a draft into ready or back; the draft state stays as GitHub has it.
-        self._call("update the pull request", lambda: pr.edit(title=title, body=body))
+        if pr.title != title or (pr.body or "") != body:
+            self._call("update the pull request", lambda: pr.edit(title=title, body=body), write=True)
+        if bool(pr.draft) != draft:  # REST cannot change it; GraphQL can
+            change = pr.convert_to_draft if draft else pr.mark_ready_for_review
+            self._call("change the pull request's draft state", change, write=True)
         return self._model(self._call("read the pull request", lambda: self.repository.get_pull(number)))
 
     def comment(self, number: int, body: str) -> None:
         pr = self._call("read the pull request", lambda: self.repository.get_pull(number))
-        self._call("comment on the pull request", lambda: pr.create_issue_comment(body))
+        self._call("comment on the pull request", lambda: pr.create_issue_comment(body), write=True)
 
     def acknowledge(self, number: int, comment_id: str) -> None:
         """React to a command comment, so whoever wrote it sees the bot took it."""
@@ -245,11 +324,20 @@ def _message(exc: GithubException) -> str:
     return str(exc.data)[:200]
 
 
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
 def github_forge(repo: str, settings: object) -> GitHubForge:
     """The forge for a repository with ``forge = "github"``, from the process settings."""
     token = getattr(settings, "github_token", None)
     app_id = getattr(settings, "github_app_id", None)
     base_url = str(getattr(settings, "github_url", "https://api.github.com"))
+    between_requests = float(getattr(settings, "github_seconds_between_requests", 0.25))
+    between_writes = float(getattr(settings, "github_seconds_between_writes", 1.0))
     if app_id:
         key = getattr(settings, "github_app_private_key", None)
         installation = getattr(settings, "github_app_installation_id", None)
@@ -258,7 +346,20 @@ def github_forge(repo: str, settings: object) -> GitHubForge:
                 "GitHub App auth needs HEALER_GITHUB_APP_ID, HEALER_GITHUB_APP_PRIVATE_KEY and "
                 "HEALER_GITHUB_APP_INSTALLATION_ID"
             )
-        return GitHubForge(repo, app_auth(app_id, key.get_secret_value(), int(installation)), base_url=base_url)
+        auth = app_auth(app_id, key.get_secret_value(), int(installation))
+        return GitHubForge(
+            repo,
+            auth,
+            base_url=base_url,
+            seconds_between_requests=between_requests,
+            seconds_between_writes=between_writes,
+        )
     if token is None:
         raise ForgeAuthError("forge = 'github' needs GITHUB_TOKEN (or HEALER_GITHUB_TOKEN) or GitHub App settings")
-    return GitHubForge(repo, token_auth(token.get_secret_value()), base_url=base_url)
+    return GitHubForge(
+        repo,
+        token_auth(token.get_secret_value()),
+        base_url=base_url,
+        seconds_between_requests=between_requests,
+        seconds_between_writes=between_writes,
+    )

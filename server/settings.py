@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     github_app_id: int | None = Field(default=None, description="GitHub App auth instead of a token.")
     github_app_private_key: SecretStr | None = Field(default=None, description="The App's private key (PEM).")
     github_app_installation_id: int | None = None
+    github_seconds_between_requests: float = Field(
+        default=0.25, ge=0, description="Pause between GitHub API calls (GitHub's guidance against secondary limits)."
+    )
+    github_seconds_between_writes: float = Field(
+        default=1.0, ge=0, description="Pause between GitHub API writes (GitHub asks for at least one second)."
+    )
     github_webhook_secret: SecretStr | None = Field(default=None, description="Secret of the GitHub webhook.")
     review_worker: bool = Field(
         default=True,

@@ -79,18 +79,23 @@ def start_world(tmp_path: Path, quiet_minutes: float, **env: str) -> Iterator[Wo
         HEALER_GITHUB_URL=emulator.url,
         HEALER_GITHUB_WEBHOOK_SECRET=SECRET,
         HEALER_REVIEW_INTERVAL_SECONDS="0.3",
+        # The emulator has no secondary rate limits to respect: no pauses between API calls.
+        HEALER_GITHUB_SECONDS_BETWEEN_REQUESTS="0",
+        HEALER_GITHUB_SECONDS_BETWEEN_WRITES="0",
         **env,
     )
     server = start_server(server_env, tmp_path / "server.log")
     emulator.deliver_to(f"{server.url}/github/webhook", SECRET)
     try:
         yield World(emulator, server, source, tmp_path)
+        emulator.hooks.drain()
     finally:
         server.stop()
         emulator.stop()
     assert emulator.violations == [], emulator.violations
     assert TOKEN not in (tmp_path / "server.log").read_text()
-    assert all(d.status in (200, 202) for d in emulator.hooks.sent), [(d.event, d.status) for d in emulator.hooks.sent]
+    refused = [(d.event, d.status, d.error) for d in emulator.hooks.sent if d.status not in (200, 202)]
+    assert refused == [], refused
 
 
 def report(world: World) -> str:
@@ -170,7 +175,7 @@ def review_round(world: World) -> tuple[str, int]:
     assert context["branch"] == f"healer/{iid}"  # the agent read the PR branch, not main
     assert outcome["pull_request_number"] == number and outcome["pull_request_created"] is False
     assert git(emulator.bare, "rev-list", "--count", f"main..healer/{iid}").strip() == "2"
-    assert any("addresses" in c["body"] and "app/calc.py:9" in c["body"] for c in emulator.pulls[number].comments)
+    assert any("addresses" in c.body and "app/calc.py:9" in c.body for c in emulator.pulls[number].comments)
     stale = httpx.get(f"{world.server.url}/incidents/{iid}/feedback").json()
     assert stale["verdicts"][0]["stale"] is True  # the verdict was on the first commit
 
@@ -203,7 +208,7 @@ def test_a_repeat_alert_inside_the_window_regresses(watching: World) -> None:
     events = [e["event"] for e in httpx.get(f"{watching.server.url}/incidents/{iid}/timeline").json()]
     assert events[-2:] == ["regressed", "reopened"]
     deadline = time.monotonic() + 10  # the comment follows the commit of the move
-    while not any("regressed" in c["body"] for c in watching.emulator.pulls[number].comments):
+    while not any("regressed" in c.body for c in watching.emulator.pulls[number].comments):
         assert time.monotonic() < deadline, (watching.tmp / "server.log").read_text()[-3000:]
         time.sleep(0.1)
 

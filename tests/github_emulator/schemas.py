@@ -43,15 +43,11 @@ def _components() -> dict[str, Any]:
     return {"schemas": _jsonschema(spec()["components"]["schemas"])}
 
 
-def _template(path: str) -> re.Pattern[str]:
-    return re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path).replace("[^/]+}", "") + "$")
-
-
 @cache
 def _operations() -> list[tuple[str, re.Pattern[str], str]]:
     ops = []
     for path, methods in spec()["paths"].items():
-        pattern = re.sub(r"\{(ref)\}", ".+", path)
+        pattern = re.sub(r"\{(ref|branch)\}", ".+", path)  # these may hold slashes
         pattern = re.sub(r"\{[^}]+\}", "[^/]+", pattern)
         for method in methods:
             if method in ("get", "post", "patch", "put", "delete"):
@@ -65,6 +61,11 @@ def operation(method: str, path: str) -> str | None:
         if verb == method and pattern.match(path):
             return template
     return None
+
+
+def find_template(method: str, template: str) -> str | None:
+    """``template`` when it is a documented operation for ``method``, else None."""
+    return template if any(verb == method and path == template for verb, _p, path in _operations()) else None
 
 
 def response_schema(method: str, template: str, status: int) -> dict[str, Any] | None:
@@ -83,18 +84,24 @@ def problems(method: str, path: str, status: int, body: Any) -> list[str]:
     template = operation(method, path)
     if template is None:
         return [f"{method} {path} is not an operation in the trimmed description"]
-    schema = response_schema(method, template, status)
-    if schema is None and status >= 400 and body is not None:
-        # GitHub answers any request with these (401 bad credentials, say) in its basic error shape.
-        schema = {"$ref": "#/components/schemas/basic-error"}
-    if schema is None:
+    validator = _validator(method, template, status, body is None)
+    if validator is None:
         return [] if body is None else [f"{method} {template} documents no JSON body for {status}"]
-    root = {**_jsonschema(schema), "components": _components()}
-    validator = jsonschema.Draft4Validator(root)
     return [
         f"{method} {template} {status}: {error.message} at {list(error.absolute_path)}"
         for error in validator.iter_errors(body)
     ][:5]
+
+
+@cache
+def _validator(method: str, template: str, status: int, empty: bool) -> jsonschema.Draft4Validator | None:
+    schema = response_schema(method, template, status)
+    if schema is None and status >= 400 and not empty:
+        # GitHub answers any request with these (401 bad credentials, say) in its basic error shape.
+        schema = {"$ref": "#/components/schemas/basic-error"}
+    if schema is None:
+        return None
+    return jsonschema.Draft4Validator({**_jsonschema(schema), "components": _components()})
 
 
 def example(name: str) -> Any:

@@ -1,24 +1,26 @@
 """A small GitHub, over real HTTP, for the GitHub forge's tests.
 
-It implements the REST subset devops-healer uses, serves git over smart HTTP (``git
-http-backend``) from a bare repository per emulated repository, checks credentials as GitHub
-does (tokens, GitHub App JWTs and installation tokens), can be told to fail (5xx, secondary rate
-limits, 422), and validates every JSON body it sends against GitHub's official schemas,
-recording any mismatch in ``violations`` (tests assert it stays empty).
+It implements the REST subset devops-healer uses (at ``/`` as api.github.com does, and at
+``/api/v3`` as GitHub Enterprise does), the GraphQL draft-state mutations, and git over smart HTTP
+(``git http-backend``) from a bare repository per emulated repository. It checks credentials as
+GitHub does (tokens, GitHub App JWTs and expiring installation tokens), can be told to fail (5xx,
+primary and secondary rate limits, 429, 422), records what happened as webhook-shaped ``events``,
+and validates every JSON body it sends against GitHub's official schemas, recording any mismatch
+in ``violations`` (tests assert it stays empty).
 """
 
 from __future__ import annotations
 
 import base64
-import re
+import binascii
+import gzip
 import secrets
 import socket
 import subprocess
-import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,89 +31,160 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.github_emulator import schemas, webhooks
-
-BOT = "devops-healer[bot]"
-#: Operations the review loop uses that the trimmed description does not have: their answers are
-#: built like GitHub's documented ones but cannot be checked, so they are listed in ``unvalidated``.
-UNDOCUMENTED = (
-    re.compile(r"^/repos/[^/]+/[^/]+/issues/\d+$"),
-    re.compile(r"^/repos/[^/]+/[^/]+/issues/comments/\d+$"),
-    re.compile(r"^/repos/[^/]+/[^/]+/issues/comments/\d+/reactions$"),
-    re.compile(r"^/repos/[^/]+/[^/]+/collaborators/[^/]+/permission$"),
+from tests.github_emulator import graphql, schemas
+from tests.github_emulator.objects import Objects
+from tests.github_emulator.people import People, undocumented
+from tests.github_emulator.state import (
+    BOT,
+    AppInstallation,
+    Clock,
+    Comment,
+    Event,
+    Fault,
+    Listener,
+    PullRecord,
+    Repo,
+    Review,
+    ReviewComment,
+    SystemClock,
+    stamp,
 )
 
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class Fault:
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: dict[str, Any] | None = None
+GHE_PREFIX = "/api/v3"
+Handler = Callable[[Request, Repo | None], Awaitable[Response]]
 
 
-@dataclass
-class PullRecord:
-    number: int
-    title: str
-    body: str | None
-    head: str
-    base: str
-    draft: bool
-    state: str = "open"
-    merged: bool = False
-    labels: list[str] = field(default_factory=list)
-    comments: list[dict[str, Any]] = field(default_factory=list)
-    reviews: list[dict[str, Any]] = field(default_factory=list)
-    review_comments: list[dict[str, Any]] = field(default_factory=list)
-    created_at: str = field(default_factory=_now)
-    updated_at: str = field(default_factory=_now)
-    merge_commit_sha: str | None = None
-    user: str = "devops-healer[bot]"
-
-
-@dataclass
-class AppInstallation:
-    app_id: int
-    public_key_pem: bytes
-    installation_id: int
-    token_ttl: timedelta = timedelta(hours=1)
-    issued: list[tuple[str, datetime]] = field(default_factory=list)
-
-
-class GitHubEmulator:
-    def __init__(self, root: Path, *, owner: str = "acme", repo: str = "payments", token: str | None = None) -> None:
+class GitHubEmulator(People):
+    def __init__(
+        self,
+        root: Path,
+        *,
+        owner: str = "acme",
+        repo: str = "payments",
+        token: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.root = root
         self.owner = owner
         self.repo = repo
-        self.bare = root / f"{owner}" / f"{repo}.git"
+        self.clock: Clock = clock or SystemClock()
         self.tokens: set[str] = {token or "ghp_" + secrets.token_hex(18)}
+        self.repos: dict[str, Repo] = {}
         self.app: AppInstallation | None = None
-        self.pulls: dict[int, PullRecord] = {}
         self.faults: dict[tuple[str, str], list[Fault]] = {}
         self.violations: list[str] = []
-        self.unvalidated: list[str] = []
-        self.hooks = webhooks.WebhookSender()
-        self.permissions: dict[str, str] = {}
-        self.reactions: list[tuple[int, str, str]] = []
-        self._ids = 5000
         self.requests: list[tuple[str, str, int]] = []
-        self.default_branch = "main"
+        self.events: list[Event] = []
+        self.listeners: list[Listener] = []
         self.url = ""
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._people_init()
+
+    # -- set up ----------------------------------------------------------------------------------
+
+    def add_repo(self, owner: str, name: str, source: Path, *, default_branch: str = "main") -> Repo:
+        """An emulated repository whose git history starts as a bare clone of ``source``."""
+        bare = self.root / owner / f"{name}.git"
+        bare.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "clone", "-q", "--bare", str(source), str(bare)], check=True)
+        subprocess.run(["git", "-C", str(bare), "config", "http.receivepack", "true"], check=True)
+        repo = Repo(owner, name, bare, default_branch)
+        self.repos[repo.full_name] = repo
+        return repo
+
+    def seed(self, source: Path) -> Repo:
+        """The default repository (``owner``/``repo`` given to the constructor), cloned from ``source``."""
+        return self.add_repo(self.owner, self.repo, source)
+
+    @property
+    def default(self) -> Repo:
+        return self.repos[f"{self.owner}/{self.repo}"]
+
+    @property
+    def bare(self) -> Path:
+        return self.default.bare
+
+    @property
+    def pulls(self) -> dict[int, PullRecord]:
+        return self.default.pulls
+
+    @property
+    def token(self) -> str:
+        return next(iter(self.tokens))
+
+    @property
+    def enterprise_url(self) -> str:
+        """The API base URL as GitHub Enterprise Server spells it."""
+        return self.url + GHE_PREFIX
+
+    def enable_app(self, app_id: int, public_key_pem: bytes, installation_id: int, token_ttl: timedelta) -> None:
+        self.app = AppInstallation(app_id, public_key_pem, installation_id, token_ttl)
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call ``listener`` with every event from now on (a webhook deliverer hooks in here)."""
+        self.listeners.append(listener)
+
+    def add_review(
+        self, number: int, state: str, body: str = "", *, user: str = "ana", repo: str | None = None
+    ) -> Review:
+        target = self.repos[repo] if repo else self.default
+        pr = target.pulls[number]
+        review = Review(target.take_id(), state, body, user, target.sha(pr.head) or "", self._now())
+        pr.reviews.append(review)
+        return review
+
+    def add_review_comment(
+        self, number: int, body: str, path: str, line: int | None = None, *, user: str = "ana", repo: str | None = None
+    ) -> ReviewComment:
+        target = self.repos[repo] if repo else self.default
+        pr = target.pulls[number]
+        comment = ReviewComment(target.take_id(), body, path, line, user, target.sha(pr.head) or "", self._now())
+        pr.review_comments.append(comment)
+        return comment
+
+    # -- faults ----------------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        template: str,
+        status: int,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        """The next ``times`` requests to ``method template`` (a documented path) answer ``status``."""
+        if schemas.find_template(method, template) is None:
+            raise ValueError(f"{method} {template} is not an operation the emulator serves")
+        queue = self.faults.setdefault((method, template), [])
+        queue.extend(Fault(status, dict(headers or {}), body) for _ in range(times))
+
+    def secondary_rate_limit(
+        self, method: str, template: str, *, retry_after: int | None = None, times: int = 1
+    ) -> None:
+        """A 403 secondary rate limit, with or without ``Retry-After``, as GitHub sends it."""
+        message = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        self.fail_next(method, template, 403, times=times, headers=headers, body=_error_body(message))
+
+    def primary_rate_limit(self, method: str, template: str, *, resets_in: int, status: int = 403) -> None:
+        """The hourly limit spent: ``X-RateLimit-Remaining: 0`` and the reset as epoch seconds."""
+        reset = int(self.clock.now().timestamp()) + resets_in
+        headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)}
+        self.fail_next(method, template, status, headers=headers, body=_error_body("API rate limit exceeded."))
+
+    def too_many_requests(self, method: str, template: str, *, retry_after: int | None = None) -> None:
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        self.fail_next(method, template, 429, headers=headers, body=_error_body("Too many requests"))
+
+    def already_exists(self, head: str, *, owner: str | None = None) -> None:
+        """The next pull request creation answers 422 "A pull request already exists for owner:head"."""
+        self.fail_next("POST", "/repos/{owner}/{repo}/pulls", 422, body=_already_exists(owner or self.owner, head))
 
     # -- life cycle ------------------------------------------------------------------------------
-
-    def seed(self, source: Path) -> None:
-        """The emulated repository starts as a bare clone of ``source``."""
-        self.bare.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["git", "clone", "-q", "--bare", str(source), str(self.bare)], check=True)
-        subprocess.run(["git", "-C", str(self.bare), "config", "http.receivepack", "true"], check=True)
 
     def start(self) -> str:
         with socket.socket() as sock:
@@ -125,7 +198,7 @@ class GitHubEmulator:
         while not self._server.started:
             if time.monotonic() > deadline:
                 raise RuntimeError("the GitHub emulator did not start")
-            time.sleep(0.02)
+            time.sleep(0.01)  # waiting for a real server thread, not for time to pass in a test
         self.url = f"http://127.0.0.1:{port}"
         return self.url
 
@@ -135,39 +208,18 @@ class GitHubEmulator:
         if self._thread is not None:
             self._thread.join(5)
 
-    @property
-    def token(self) -> str:
-        return next(iter(self.tokens))
-
-    def fail_next(
-        self,
-        method: str,
-        template: str,
-        status: int,
-        *,
-        times: int = 1,
-        headers: dict[str, str] | None = None,
-        body: dict[str, Any] | None = None,
-    ) -> None:
-        """The next ``times`` requests to ``method template`` answer ``status`` instead."""
-        self.faults.setdefault((method, template), []).extend(Fault(status, headers or {}, body) for _ in range(times))
-
-    def enable_app(self, app_id: int, public_key_pem: bytes, installation_id: int, token_ttl: timedelta) -> None:
-        self.app = AppInstallation(app_id, public_key_pem, installation_id, token_ttl)
-
-    def head_sha(self, branch: str) -> str | None:
-        done = subprocess.run(
-            ["git", "-C", str(self.bare), "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
-            capture_output=True,
-            text=True,
-        )
-        return done.stdout.strip() or None
-
     # -- answering -------------------------------------------------------------------------------
 
-    def _json(self, request: Request, status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-        path = request.url.path
-        if schemas.operation(request.method, path) is None and any(p.match(path) for p in UNDOCUMENTED):
+    def _now(self) -> str:
+        return stamp(self.clock.now())
+
+    def _objects(self, request: Request) -> Objects:
+        prefix = GHE_PREFIX if request.url.path.startswith(GHE_PREFIX + "/") else ""
+        return Objects(self.url, self.url + prefix)
+
+    def _send(self, request: Request, status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+        path = request.url.path.removeprefix(GHE_PREFIX)
+        if schemas.operation(request.method, path) is None and undocumented(path):
             self.unvalidated.append(f"{request.method} {path} {status}")
         else:
             self.violations.extend(schemas.problems(request.method, path, status, body))
@@ -175,338 +227,369 @@ class GitHubEmulator:
         base = {
             "X-RateLimit-Limit": "5000",
             "X-RateLimit-Remaining": "4999",
-            "X-RateLimit-Reset": str(int(time.time()) + 3600),
+            "X-RateLimit-Reset": str(int(self.clock.now().timestamp()) + 3600),
+            "X-GitHub-Request-Id": secrets.token_hex(8).upper(),
         }
-        return JSONResponse(body, status_code=status, headers={**base, **(headers or {})})
+        merged = {**base, **(headers or {})}
+        if body is None:
+            return Response(status_code=status, headers=merged)
+        return JSONResponse(body, status_code=status, headers=merged)
 
     def _error(self, request: Request, status: int, message: str, **extra: Any) -> Response:
-        body = {"message": message, "documentation_url": "https://docs.github.com/rest", **extra}
-        return self._json(request, status, body)
+        return self._send(request, status, {**_error_body(message), **extra})
 
     def _fault(self, request: Request) -> Response | None:
-        template = schemas.operation(request.method, request.url.path)
+        template = schemas.operation(request.method, request.url.path.removeprefix(GHE_PREFIX))
         queue = self.faults.get((request.method, template or ""))
         if not queue:
             return None
         fault = queue.pop(0)
-        body = fault.body or {
-            "message": f"emulated {fault.status}",
-            "documentation_url": "https://docs.github.com/rest",
-        }
-        self.requests.append((request.method, request.url.path, fault.status))
-        return JSONResponse(body, status_code=fault.status, headers=fault.headers)
+        return self._send(request, fault.status, fault.body or _error_body(f"emulated {fault.status}"), fault.headers)
+
+    def _credential(self, request: Request) -> tuple[str, str]:
+        scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                _user, _, credential = base64.b64decode(credential, validate=True).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return "", ""
+            return "basic", credential
+        return scheme.lower(), credential
 
     def _authorized(self, request: Request) -> bool:
-        header = request.headers.get("authorization", "")
-        scheme, _, credential = header.partition(" ")
-        if scheme.lower() in ("token", "bearer"):
-            return credential in self.tokens or self._valid_installation_token(credential)
-        if scheme.lower() == "basic":
-            _user, _, password = base64.b64decode(credential).decode().partition(":")
-            return password in self.tokens or self._valid_installation_token(password)
-        return False
-
-    def _valid_installation_token(self, token: str) -> bool:
-        if self.app is None:
+        scheme, credential = self._credential(request)
+        if scheme not in ("token", "bearer", "basic") or not credential:
             return False
-        now = datetime.now(UTC)
-        return any(token == issued and now < expires for issued, expires in self.app.issued)
+        if credential in self.tokens:
+            return True
+        return self.app is not None and self.app.accepts(credential, self.clock.now())
 
-    # -- objects built from GitHub's own examples ------------------------------------------------
+    def _emit(self, name: str, action: str | None, repo: Repo, payload: dict[str, Any]) -> None:
+        event = Event(name, action, repo.full_name, payload)
+        self.events.append(event)
+        for listener in list(self.listeners):
+            listener(event)
 
-    def _user(self, login: str) -> dict[str, Any]:
-        user = schemas.example("pull-request")["user"]
-        api = f"{self.url}/users/{login}"
-        user.update(
-            {
-                "login": login,
-                "id": abs(hash(login)) % 10_000_000,
-                "url": api,
-                "html_url": f"{self.url}/{login}",
-                "type": "Bot" if login.endswith("[bot]") else "User",
-            }
-        )
-        return user
-
-    def _repository(self) -> dict[str, Any]:
-        repo = schemas.example("full-repository-default-response")
-        full = f"{self.owner}/{self.repo}"
-        repo.update(
-            {
-                "name": self.repo,
-                "full_name": full,
-                "default_branch": self.default_branch,
-                "private": True,
-                "url": f"{self.url}/repos/{full}",
-                "html_url": f"{self.url}/{full}",
-                "clone_url": f"{self.url}/{full}.git",
-                "language": "Python",
-            }
-        )
-        repo["owner"] = self._user(self.owner)
-        # Not required, and the example's copies lack fields the schema requires: a fork's parents.
-        for key in ("source", "parent", "template_repository"):
-            repo.pop(key, None)
-        return repo
-
-    def _pull(self, pr: PullRecord, *, simple: bool = False) -> dict[str, Any]:
-        data = schemas.example("pull-request-simple-items")[0] if simple else schemas.example("pull-request")
-        full = f"{self.owner}/{self.repo}"
-        api = f"{self.url}/repos/{full}"
-        head_sha = self.head_sha(pr.head) or "0" * 40
-        base_sha = self.head_sha(pr.base) or "0" * 40
-        data.update(
-            {
-                "url": f"{api}/pulls/{pr.number}",
-                "id": pr.number,
-                "node_id": f"PR_{pr.number}",
-                "html_url": f"{self.url}/{full}/pull/{pr.number}",
-                "number": pr.number,
-                "state": pr.state,
-                "title": pr.title,
-                "body": pr.body,
-                "draft": pr.draft,
-                "created_at": pr.created_at,
-                "updated_at": pr.updated_at,
-                "closed_at": None if pr.state == "open" else pr.updated_at,
-                "merged_at": pr.updated_at if pr.merged else None,
-                "merge_commit_sha": pr.merge_commit_sha,
-                "issue_url": f"{api}/issues/{pr.number}",
-                "comments_url": f"{api}/issues/{pr.number}/comments",
-                "review_comments_url": f"{api}/pulls/{pr.number}/comments",
-                "commits_url": f"{api}/pulls/{pr.number}/commits",
-                "labels": [self._label(name) for name in pr.labels],
-                "requested_teams": [],
-                "requested_reviewers": [],
-                "assignee": None,
-                "assignees": [],
-                "milestone": None,
-                "user": self._user(pr.user),
-            }
-        )
-        for side, branch, sha in (("head", pr.head, head_sha), ("base", pr.base, base_sha)):
-            data[side].update({"ref": branch, "sha": sha, "label": f"{self.owner}:{branch}"})
-            data[side]["repo"] = self._repository()
-            data[side]["user"] = self._user(self.owner)
-        if not simple:
-            data.update(
-                {
-                    "merged": pr.merged,
-                    "comments": len(pr.comments),
-                    "review_comments": len(pr.review_comments),
-                    "merged_by": self._user("ana") if pr.merged else None,
-                }
-            )
-        return data
-
-    def _label(self, name: str) -> dict[str, Any]:
-        label = schemas.example("label-items")[0]
-        label.update(
-            {
-                "name": name,
-                "url": f"{self.url}/repos/{self.owner}/{self.repo}/labels/{name}",
-                "id": abs(hash(name)) % 10_000_000,
-            }
-        )
-        return label
+    def _pr_event(self, request: Request, action: str, repo: Repo, pr: PullRecord) -> None:
+        objects = self._objects(request)
+        payload = {
+            "action": action,
+            "number": pr.number,
+            "pull_request": objects.pull(repo, pr),
+            "repository": objects.repository(repo),
+            "sender": objects.user(BOT),
+        }
+        self._emit("pull_request", action, repo, payload)
 
     # -- routes ----------------------------------------------------------------------------------
 
     def _app(self) -> Starlette:
-        prefix = "/repos/{owner}/{repo}"
+        repo = "/repos/{owner}/{repo}"
+        api: list[tuple[str, Handler, list[str]]] = [
+            (repo, self.get_repo, ["GET"]),
+            (repo + "/branches/{branch:path}", self.get_branch, ["GET"]),
+            (repo + "/git/ref/{ref:path}", self.get_ref, ["GET"]),
+            (repo + "/git/matching-refs/{ref:path}", self.matching_refs, ["GET"]),
+            (repo + "/git/refs", self.create_ref, ["POST"]),
+            (repo + "/git/refs/{ref:path}", self.update_or_delete_ref, ["PATCH", "DELETE"]),
+            (repo + "/pulls", self.list_or_create_pulls, ["GET", "POST"]),
+            (repo + "/pulls/{number:int}", self.get_or_edit_pull, ["GET", "PATCH"]),
+            (repo + "/pulls/{number:int}/reviews", self.list_reviews, ["GET"]),
+            (repo + "/pulls/{number:int}/comments", self.list_review_comments, ["GET"]),
+            (repo + "/issues/{number:int}/comments", self.create_comment, ["POST"]),
+            (repo + "/issues/{number:int}/labels", self.add_labels, ["POST"]),
+            (repo + "/issues/{number:int}", self.get_issue, ["GET"]),
+            (repo + "/issues/comments/{comment:int}", self.get_issue_comment, ["GET"]),
+            (repo + "/issues/comments/{comment:int}/reactions", self.add_reaction, ["POST"]),
+            (repo + "/collaborators/{login}/permission", self.permission, ["GET"]),
+            (repo + "/installation", self.repo_installation, ["GET"]),
+            ("/app/installations/{installation:int}/access_tokens", self.access_token, ["POST"]),
+            ("/rate_limit", self.rate_limit, ["GET"]),
+            ("/user", self.user, ["GET"]),
+        ]
         routes = [
-            Route(prefix, self.get_repo, methods=["GET"]),
-            Route(prefix + "/pulls", self.list_or_create_pulls, methods=["GET", "POST"]),
-            Route(prefix + "/pulls/{number:int}", self.get_or_edit_pull, methods=["GET", "PATCH"]),
-            Route(prefix + "/pulls/{number:int}/reviews", self.list_reviews, methods=["GET"]),
-            Route(prefix + "/pulls/{number:int}/comments", self.list_review_comments, methods=["GET"]),
-            Route(prefix + "/issues/{number:int}/comments", self.create_comment, methods=["POST"]),
-            Route(prefix + "/issues/{number:int}/labels", self.add_labels, methods=["POST"]),
-            Route(prefix + "/issues/{number:int}", self.get_issue, methods=["GET"]),
-            Route(prefix + "/issues/comments/{comment:int}", self.get_issue_comment, methods=["GET"]),
-            Route(prefix + "/issues/comments/{comment:int}/reactions", self.add_reaction, methods=["POST"]),
-            Route(prefix + "/collaborators/{login}/permission", self.permission, methods=["GET"]),
-            Route(prefix + "/installation", self.repo_installation, methods=["GET"]),
-            Route("/app/installations/{installation:int}/access_tokens", self.access_token, methods=["POST"]),
-            Route("/rate_limit", self.rate_limit, methods=["GET"]),
-            Route("/user", self.user, methods=["GET"]),
+            Route(prefix + path, self._guarded(handler, app_jwt="installation" in path), methods=methods)
+            for prefix in ("", GHE_PREFIX)
+            for path, handler, methods in api
+        ]
+        routes += [
+            Route("/graphql", self.graphql, methods=["POST"]),
+            Route("/api/graphql", self.graphql, methods=["POST"]),
             Route("/{owner}/{repo}.git/{rest:path}", self.git, methods=["GET", "POST"]),
         ]
         return Starlette(routes=routes)
 
-    async def _guard(self, request: Request, *, app_jwt: bool = False) -> Response | None:
-        fault = self._fault(request)
-        if fault is not None:
-            return fault
-        if app_jwt:
-            return None
-        if not self._authorized(request):
-            return self._error(request, 401, "Bad credentials")
-        owner, repo = request.path_params.get("owner"), request.path_params.get("repo")
-        if owner is not None and (owner, repo) != (self.owner, self.repo):
+    def _guarded(self, handler: Handler, *, app_jwt: bool) -> Callable[[Request], Awaitable[Response]]:
+        """Faults first, then credentials (App routes check their JWT themselves), then the repository."""
+
+        async def endpoint(request: Request) -> Response:
+            fault = self._fault(request)
+            if fault is not None:
+                return fault
+            if not app_jwt and not self._authorized(request):
+                return self._error(request, 401, "Bad credentials")
+            repo = None
+            if "owner" in request.path_params:
+                repo = self.repos.get(f"{request.path_params['owner']}/{request.path_params['repo']}")
+                if repo is None:
+                    return self._error(request, 404, "Not Found")
+            return await handler(request, repo)
+
+        return endpoint
+
+    async def get_repo(self, request: Request, repo: Repo | None) -> Response:
+        assert repo is not None
+        return self._send(request, 200, self._objects(request).repository(repo))
+
+    async def get_branch(self, request: Request, repo: Repo | None) -> Response:
+        assert repo is not None
+        name = request.path_params["branch"]
+        sha = repo.sha(f"refs/heads/{name}")
+        if sha is None:
+            return self._error(request, 404, "Branch not found")
+        return self._send(request, 200, self._objects(request).branch(repo, name, sha))
+
+    async def get_ref(self, request: Request, repo: Repo | None) -> Response:
+        assert repo is not None
+        name = "refs/" + request.path_params["ref"]
+        sha = repo.refs(name).get(name)
+        if sha is None:
             return self._error(request, 404, "Not Found")
-        return None
+        return self._send(request, 200, self._objects(request).ref(repo, name, sha))
 
-    async def get_repo(self, request: Request) -> Response:
-        return await self._guard(request) or self._json(request, 200, self._repository())
+    async def matching_refs(self, request: Request, repo: Repo | None) -> Response:
+        assert repo is not None
+        prefix = "refs/" + request.path_params["ref"]
+        found = [(name, sha) for name, sha in repo.refs().items() if name.startswith(prefix)]
+        objects = self._objects(request)
+        return self._send(request, 200, [objects.ref(repo, name, sha) for name, sha in found])
 
-    async def list_or_create_pulls(self, request: Request) -> Response:
-        refused = await self._guard(request)
-        if refused is not None:
-            return refused
+    async def create_ref(self, request: Request, repo: Repo | None) -> Response:
+        assert repo is not None
+        data = await request.json()
+        name, sha = str(data.get("ref", "")), str(data.get("sha", ""))
+        if not name.startswith("refs/") or name.count("/") < 2:
+            return self._error(request, 422, "Reference name is invalid")
+        if name in repo.refs(name):
+            return self._error(request, 422, "Reference already exists")
+        if not repo.is_commit(sha):
+            return self._error(request, 422, "Object does not exist")
+        repo.git("update-ref", name, sha, "0" * 40)
+        self._emit_push(request, repo, {name: ("0" * 40, sha)})
+        return self._send(request, 201, self._objects(request).ref(repo, name, sha))
+
+    async def update_or_delete_ref(self, request: Request, repo: Repo | None) -> Response:
+        assert repo is not None
+        name = "refs/" + request.path_params["ref"]
+        current = repo.refs(name).get(name)
+        if current is None:
+            return self._error(request, 422, "Reference does not exist")
+        if request.method == "DELETE":
+            repo.git("update-ref", "-d", name, current)
+            self._emit_push(request, repo, {name: (current, "0" * 40)})
+            return self._send(request, 204, None)
+        data = await request.json()
+        sha = str(data.get("sha", ""))
+        if not repo.is_commit(sha):
+            return self._error(request, 422, "Object does not exist")
+        if not repo.is_ancestor(current, sha) and not data.get("force"):
+            return self._error(request, 422, "Update is not a fast forward")
+        repo.git("update-ref", name, sha, current)
+        self._emit_push(request, repo, {name: (current, sha)})
+        return self._send(request, 200, self._objects(request).ref(repo, name, sha))
+
+    async def list_or_create_pulls(self, request: Request, repo: Repo | None) -> Response:
+        assert repo is not None
+        objects = self._objects(request)
         if request.method == "GET":
             state = request.query_params.get("state", "open")
             head = request.query_params.get("head")
+            base = request.query_params.get("base")
             found = [
                 pr
-                for pr in self.pulls.values()
-                if (state == "all" or pr.state == state) and (head is None or f"{self.owner}:{pr.head}" == head)
+                for pr in sorted(repo.pulls.values(), key=lambda pr: -pr.number)  # newest first, as GitHub
+                if (state == "all" or pr.state == state)
+                and (head is None or f"{repo.owner}:{pr.head}" == head)
+                and (base is None or pr.base == base)
             ]
-            return self._json(request, 200, [self._pull(pr, simple=True) for pr in found])
+            return self._send(request, 200, [objects.pull(repo, pr, simple=True) for pr in found])
         data = await request.json()
         with self._lock:
-            if any(pr.state == "open" and pr.head == data["head"] for pr in self.pulls.values()):
+            missing = [key for key in ("title", "head", "base") if not data.get(key)]
+            if missing:
                 return self._error(
                     request,
                     422,
                     "Validation Failed",
-                    errors=[
-                        {
-                            "resource": "PullRequest",
-                            "code": "custom",
-                            "message": f"A pull request already exists for {self.owner}:{data['head']}.",
-                        }
-                    ],
+                    errors=[{"resource": "PullRequest", "field": key, "code": "missing_field"} for key in missing],
                 )
-            if self.head_sha(data["head"]) is None:
+            if repo.open_pull_for(data["head"]) is not None:
+                return self._send(request, 422, _already_exists(repo.owner, data["head"]))
+            if repo.sha(data["head"]) is None or repo.sha(data["base"]) is None:
+                field = "head" if repo.sha(data["head"]) is None else "base"
                 return self._error(
                     request,
                     422,
                     "Validation Failed",
-                    errors=[{"resource": "PullRequest", "field": "head", "code": "invalid"}],
+                    errors=[{"resource": "PullRequest", "field": field, "code": "invalid"}],
                 )
-            number = len(self.pulls) + 1
+            now = self._now()
+            number = len(repo.pulls) + 1
             pr = PullRecord(
-                number, data["title"], data.get("body"), data["head"], data["base"], bool(data.get("draft"))
+                number, data["title"], data.get("body"), data["head"], data["base"], bool(data.get("draft")), now, now
             )
-            self.pulls[number] = pr
-        self.hooks.send("pull_request", self._payload("pull_request", "opened", pr, BOT))
-        return self._json(request, 201, self._pull(pr))
+            repo.pulls[number] = pr
+        self._pr_event(request, "opened", repo, pr)
+        return self._send(request, 201, objects.pull(repo, pr))
 
-    async def get_or_edit_pull(self, request: Request) -> Response:
-        refused = await self._guard(request)
-        if refused is not None:
-            return refused
-        pr = self.pulls.get(request.path_params["number"])
+    async def get_or_edit_pull(self, request: Request, repo: Repo | None) -> Response:
+        assert repo is not None
+        pr = repo.pulls.get(request.path_params["number"])
         if pr is None:
             return self._error(request, 404, "Not Found")
         if request.method == "PATCH":
             data = await request.json()
-            for key in ("title", "body", "state"):
+            before = pr.state
+            for key in ("title", "body", "base"):
                 if key in data:
                     setattr(pr, key, data[key])
-            pr.updated_at = _now()
-        return self._json(request, 200, self._pull(pr))
+            if data.get("state") in ("open", "closed") and not pr.merged:
+                pr.state = data["state"]
+            pr.updated_at = self._now()
+            action = "edited" if pr.state == before else "closed" if pr.state == "closed" else "reopened"
+            self._pr_event(request, action, repo, pr)
+        return self._send(request, 200, self._objects(request).pull(repo, pr))
 
-    async def list_reviews(self, request: Request) -> Response:
-        refused = await self._guard(request)
-        if refused is not None:
-            return refused
-        pr = self.pulls.get(request.path_params["number"])
-        return self._json(request, 200, list(pr.reviews) if pr else [])
-
-    async def list_review_comments(self, request: Request) -> Response:
-        refused = await self._guard(request)
-        if refused is not None:
-            return refused
-        pr = self.pulls.get(request.path_params["number"])
-        return self._json(request, 200, list(pr.review_comments) if pr else [])
-
-    async def create_comment(self, request: Request) -> Response:
-        refused = await self._guard(request)
-        if refused is not None:
-            return refused
-        pr = self.pulls.get(request.path_params["number"])
+    async def list_reviews(self, request: Request, repo: Repo | None) -> Response:
+        assert repo is not None
+        number = request.path_params["number"]
+        pr = repo.pulls.get(number)
         if pr is None:
             return self._error(request, 404, "Not Found")
-        comment = schemas.example("issue-comment")
-        comment.update(
-            {
-                "id": 1000 + len(pr.comments),
-                "body": (await request.json())["body"],
-                "user": self._user("devops-healer[bot]"),
-                "created_at": _now(),
-                "updated_at": _now(),
-            }
-        )
-        pr.comments.append(comment)
-        return self._json(request, 201, comment)
+        objects = self._objects(request)
+        return self._send(request, 200, [objects.review(repo, number, review) for review in pr.reviews])
 
-    async def add_labels(self, request: Request) -> Response:
-        refused = await self._guard(request)
-        if refused is not None:
-            return refused
-        pr = self.pulls.get(request.path_params["number"])
+    async def list_review_comments(self, request: Request, repo: Repo | None) -> Response:
+        assert repo is not None
+        number = request.path_params["number"]
+        pr = repo.pulls.get(number)
+        if pr is None:
+            return self._error(request, 404, "Not Found")
+        objects = self._objects(request)
+        return self._send(request, 200, [objects.review_comment(repo, number, c) for c in pr.review_comments])
+
+    async def create_comment(self, request: Request, repo: Repo | None) -> Response:
+        assert repo is not None
+        number = request.path_params["number"]
+        pr = repo.pulls.get(number)
+        if pr is None:
+            return self._error(request, 404, "Not Found")
+        body = (await request.json()).get("body")
+        if not isinstance(body, str) or not body:
+            return self._error(request, 422, "Validation Failed", errors=[{"field": "body", "code": "missing_field"}])
+        comment = Comment(repo.take_id(), body, BOT, self._now())
+        pr.comments.append(comment)
+        objects = self._objects(request)
+        rendered = objects.comment(repo, number, comment)
+        issue = {"number": number, "title": pr.title, "pull_request": {"url": objects.pull(repo, pr)["url"]}}
+        payload = {"action": "created", "issue": issue, "comment": rendered, "repository": objects.repository(repo)}
+        self._emit("issue_comment", "created", repo, payload)
+        return self._send(request, 201, rendered)
+
+    async def add_labels(self, request: Request, repo: Repo | None) -> Response:
+        assert repo is not None
+        pr = repo.pulls.get(request.path_params["number"])
         if pr is None:
             return self._error(request, 404, "Not Found")
         data = await request.json()
         names = data["labels"] if isinstance(data, dict) else data  # both forms GitHub documents
-        for name in names:
-            name = name["name"] if isinstance(name, dict) else name
+        for item in names:
+            name = item["name"] if isinstance(item, dict) else item
             if name not in pr.labels:
                 pr.labels.append(name)
-        return self._json(request, 200, [self._label(name) for name in pr.labels])
+        objects = self._objects(request)
+        return self._send(request, 200, [objects.label(repo, name) for name in pr.labels])
 
-    async def repo_installation(self, request: Request) -> Response:
-        refused = await self._guard(request, app_jwt=True)
+    async def repo_installation(self, request: Request, repo: Repo | None) -> Response:
+        refused = self._check_app_jwt(request)
         if refused is not None:
             return refused
+        assert self.app is not None
         installation = schemas.example("installation")
-        if self.app is not None:
-            installation.update({"id": self.app.installation_id, "app_id": self.app.app_id})
-        return self._json(request, 200, installation)
+        installation.update({"id": self.app.installation_id, "app_id": self.app.app_id})
+        return self._send(request, 200, installation)
 
-    async def access_token(self, request: Request) -> Response:
-        refused = await self._guard(request, app_jwt=True)
+    async def access_token(self, request: Request, repo: Repo | None) -> Response:
+        refused = self._check_app_jwt(request)
         if refused is not None:
             return refused
-        if self.app is None or request.path_params["installation"] != self.app.installation_id:
+        assert self.app is not None
+        if request.path_params["installation"] != self.app.installation_id:
             return self._error(request, 404, "Not Found")
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        try:
-            claims = jwt.decode(token, self.app.public_key_pem, algorithms=["RS256"])
-        except jwt.PyJWTError as exc:
-            return self._error(request, 401, f"A JSON web token could not be decoded: {exc}")
-        if scheme.lower() != "bearer" or str(claims.get("iss")) != str(self.app.app_id):
-            return self._error(request, 401, "'Issuer' claim ('iss') must be the app id")
         issued = "ghs_" + secrets.token_hex(18)
-        expires = datetime.now(UTC) + self.app.token_ttl
+        expires = self.clock.now() + self.app.token_ttl
         self.app.issued.append((issued, expires))
         body = schemas.example("installation-token")
-        body.update({"token": issued, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ")})
-        return self._json(request, 201, body)
+        body.update({"token": issued, "expires_at": stamp(expires)})
+        return self._send(request, 201, body)
 
-    async def rate_limit(self, request: Request) -> Response:
-        return await self._guard(request) or self._json(request, 200, schemas.example("rate-limit-overview"))
+    def _check_app_jwt(self, request: Request) -> Response | None:
+        """GitHub App endpoints want ``Bearer <JWT>`` signed with the App's key and issued by its id."""
+        if self.app is None:
+            return self._error(request, 404, "Not Found")
+        scheme, credential = self._credential(request)
+        if scheme != "bearer":
+            return self._error(request, 401, "A JSON web token could not be decoded")
+        try:
+            claims = jwt.decode(credential, self.app.public_key_pem, algorithms=["RS256"])
+        except jwt.PyJWTError as exc:
+            return self._error(request, 401, f"A JSON web token could not be decoded: {exc}")
+        if str(claims.get("iss")) != str(self.app.app_id):
+            return self._error(request, 401, "'Issuer' claim ('iss') must be the app id")
+        return None
 
-    async def user(self, request: Request) -> Response:
-        refused = await self._guard(request)
-        if refused is not None:
-            return refused
+    async def rate_limit(self, request: Request, repo: Repo | None) -> Response:
+        return self._send(request, 200, schemas.example("rate-limit-overview"))
+
+    async def user(self, request: Request, repo: Repo | None) -> Response:
         user = schemas.example("private-user-response-with-public-profile-information")
-        user.update({"login": "devops-healer[bot]"})
-        return self._json(request, 200, user)
+        user.update({"login": BOT, "type": "Bot"})
+        return self._send(request, 200, user)
+
+    async def graphql(self, request: Request) -> Response:
+        """The draft-state mutations; GraphQL answers 200 with ``errors`` for most failures."""
+        if not self._authorized(request):
+            return self._send_graphql(request, 401, graphql.error_body("UNAUTHORIZED", "Bad credentials"))
+        pulls = {
+            graphql.node_id(repo.full_name, pr.number): (repo, pr)
+            for repo in self.repos.values()
+            for pr in repo.pulls.values()
+        }
+        document = await request.json()
+        body, changed = graphql.answer(document, {key: pr for key, (_repo, pr) in pulls.items()})
+        if changed is not None:
+            owner = next(repo for repo, pr in pulls.values() if pr is changed)
+            changed.updated_at = self._now()
+            action = "converted_to_draft" if changed.draft else "ready_for_review"
+            self._pr_event(request, action, owner, changed)
+        return self._send_graphql(request, 200, body)
+
+    def _send_graphql(self, request: Request, status: int, body: dict[str, Any]) -> Response:
+        self.violations.extend(graphql.problems(body))
+        self.requests.append((request.method, request.url.path, status))
+        return JSONResponse(body, status_code=status)
 
     async def git(self, request: Request) -> Response:
         """Smart HTTP through git's own CGI, behind the same credentials as the API."""
         if not self._authorized(request):
             return Response("unauthorized", status_code=401, headers={"WWW-Authenticate": 'Basic realm="GitHub"'})
-        if (request.path_params["owner"], request.path_params["repo"]) != (self.owner, self.repo):
-            return Response("not found", status_code=404)
+        repo = self.repos.get(f"{request.path_params['owner']}/{request.path_params['repo']}")
+        if repo is None:
+            return Response("Repository not found.", status_code=404)
         env = {
             "GIT_PROJECT_ROOT": str(self.root),
             "GIT_HTTP_EXPORT_ALL": "1",
-            "PATH_INFO": f"/{self.owner}/{self.repo}.git/{request.path_params['rest']}",
+            "PATH_INFO": f"/{repo.owner}/{repo.name}.git/{request.path_params['rest']}",
             "QUERY_STRING": request.url.query,
             "REQUEST_METHOD": request.method,
             "CONTENT_TYPE": request.headers.get("content-type", ""),
@@ -514,14 +597,20 @@ class GitHubEmulator:
             "REMOTE_ADDR": "127.0.0.1",
             "PATH": "/usr/bin:/bin",
         }
-        pushing = request.method == "POST" and request.path_params["rest"].endswith("git-receive-pack")
-        before = {n: self.head_sha(pr.head) for n, pr in self.pulls.items() if pr.state == "open"} if pushing else {}
         body = await request.body()
         if request.headers.get("content-encoding") == "gzip":
-            import gzip
-
             body = gzip.decompress(body)
+        pushing = request.path_params["rest"] == "git-receive-pack"
+        before = repo.refs() if pushing else {}
         done = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, timeout=60)
+        if pushing:
+            after = repo.refs()
+            moved = {
+                name: (before.get(name, "0" * 40), after.get(name, "0" * 40))
+                for name in before.keys() | after.keys()
+                if before.get(name) != after.get(name)
+            }
+            self._emit_push(request, repo, moved)
         head, _, payload = done.stdout.partition(b"\r\n\r\n")
         status = 200
         headers: dict[str, str] = {}
@@ -531,315 +620,37 @@ class GitHubEmulator:
                 status = int(value.strip().split()[0])
             elif name:
                 headers[name] = value.strip()
-        for number, old in before.items():
-            new = self.head_sha(self.pulls[number].head)
-            if new != old:
-                pr = self.pulls[number]
-                self.hooks.send(
-                    "pull_request", self._payload("pull_request", "synchronize", pr, BOT, before=old, after=new)
-                )
         return Response(payload, status_code=status, headers=headers)
 
-    # -- issues, reactions and permissions (the review loop's commands) --------------------------
-
-    def _comment(self, number: int, comment_id: int) -> dict[str, Any] | None:
-        pr = self.pulls.get(number)
-        return next((c for c in (pr.comments if pr else []) if c["id"] == comment_id), None)
-
-    def _issue(self, pr: PullRecord) -> dict[str, Any]:
-        issue = webhooks.template("issue_comment")["issue"]
-        full = f"{self.owner}/{self.repo}"
-        api = f"{self.url}/repos/{full}"
-        issue.update(
-            {
-                "id": pr.number,
-                "number": pr.number,
-                "title": pr.title,
-                "body": pr.body,
-                "state": "open" if pr.state == "open" else "closed",
-                "user": self._user(pr.user),
-                "url": f"{api}/issues/{pr.number}",
-                "html_url": f"{self.url}/{full}/pull/{pr.number}",
-                "repository_url": api,
-                "comments_url": f"{api}/issues/{pr.number}/comments",
-                "comments": len(pr.comments),
-                "labels": [self._label(name) for name in pr.labels],
-                "pull_request": {
-                    "url": f"{api}/pulls/{pr.number}",
-                    "html_url": f"{self.url}/{full}/pull/{pr.number}",
-                    "diff_url": f"{self.url}/{full}/pull/{pr.number}.diff",
-                    "patch_url": f"{self.url}/{full}/pull/{pr.number}.patch",
-                },
+    def _emit_push(self, request: Request, repo: Repo, moved: dict[str, tuple[str, str]]) -> None:
+        """A ``push`` event per moved ref, and ``synchronize`` for the open PRs whose head moved."""
+        objects = self._objects(request)
+        for name, (old, new) in sorted(moved.items()):
+            payload = {
+                "ref": name,
+                "before": old,
+                "after": new,
+                "created": set(old) == {"0"},
+                "deleted": set(new) == {"0"},
+                "repository": objects.repository(repo),
+                "sender": objects.user(BOT),
             }
-        )
-        return issue
+            self._emit("push", None, repo, payload)
+            branch = name.removeprefix("refs/heads/")
+            pr = repo.open_pull_for(branch) if name.startswith("refs/heads/") else None
+            if pr is not None and set(new) != {"0"}:
+                pr.updated_at = self._now()
+                self._pr_event(request, "synchronize", repo, pr)
 
-    async def get_issue(self, request: Request) -> Response:
-        refused = await self._guard(request)
-        if refused is not None:
-            return refused
-        pr = self.pulls.get(request.path_params["number"])
-        if pr is None:
-            return self._error(request, 404, "Not Found")
-        return self._json(request, 200, self._issue(pr))
 
-    async def get_issue_comment(self, request: Request) -> Response:
-        refused = await self._guard(request)
-        if refused is not None:
-            return refused
-        wanted = request.path_params["comment"]
-        found = next((c for pr in self.pulls.values() for c in pr.comments if c["id"] == wanted), None)
-        if found is None:
-            return self._error(request, 404, "Not Found")
-        return self._json(request, 200, found)
+def _error_body(message: str) -> dict[str, Any]:
+    return {"message": message, "documentation_url": "https://docs.github.com/rest"}
 
-    async def add_reaction(self, request: Request) -> Response:
-        refused = await self._guard(request)
-        if refused is not None:
-            return refused
-        wanted = request.path_params["comment"]
-        if not any(c["id"] == wanted for pr in self.pulls.values() for c in pr.comments):
-            return self._error(request, 404, "Not Found")
-        content = (await request.json())["content"]
-        self.reactions.append((wanted, content, BOT))
-        reaction = {
-            "id": self._next_id(),
-            "node_id": f"REA_{wanted}",
-            "user": self._user(BOT),
-            "content": content,
-            "created_at": _now(),
-        }
-        return self._json(request, 201, reaction)
 
-    async def permission(self, request: Request) -> Response:
-        refused = await self._guard(request)
-        if refused is not None:
-            return refused
-        login = request.path_params["login"]
-        level = self.permissions.get(login, "read")
-        return self._json(request, 200, {"permission": level, "role_name": level, "user": self._user(login)})
-
-    # -- the people on the other side: what they do, and the webhooks it sends ------------------
-
-    def deliver_to(self, url: str, secret: str) -> None:
-        """Send webhooks to ``url``, signed with ``secret``, as a repository webhook would."""
-        self.hooks.configure(url, secret)
-
-    def grant(self, login: str, permission: str) -> None:
-        self.permissions[login] = permission
-
-    def _next_id(self) -> int:
-        with self._lock:
-            self._ids += 1
-            return self._ids
-
-    def _payload(self, event: str, action: str, pr: PullRecord, sender: str, **extra: Any) -> dict[str, Any]:
-        data = webhooks.template(event)
-        for key in ("organization", "installation", "enterprise"):
-            data.pop(key, None)
-        data.update({"action": action, "repository": self._repository(), "sender": self._user(sender)})
-        if event != "issue_comment":
-            data["pull_request"] = self._pull(pr)
-        if event == "pull_request":
-            data["number"] = pr.number
-        data.update(extra)
-        return data
-
-    def review(
-        self,
-        number: int,
-        login: str,
-        state: str,
-        body: str = "",
-        comments: list[tuple[str, int, str]] | None = None,
-        association: str = "COLLABORATOR",
-        commit: str | None = None,
-    ) -> int:
-        """A submitted review: its inline comments (each a delivery), then the verdict; returns the review id."""
-        pr = self.pulls[number]
-        head = commit or self.head_sha(pr.head) or ""
-        review_id = self._next_id()
-        full = f"{self.owner}/{self.repo}"
-        for path, line, text in comments or []:
-            comment = webhooks.template("pull_request_review_comment")["comment"]
-            comment_id = self._next_id()
-            comment.update(
-                {
-                    "id": comment_id,
-                    "node_id": f"PRRC_{comment_id}",
-                    "pull_request_review_id": review_id,
-                    "path": path,
-                    "line": line,
-                    "original_line": line,
-                    "start_line": None,
-                    "original_start_line": None,
-                    "position": 1,
-                    "original_position": 1,
-                    "commit_id": head,
-                    "original_commit_id": head,
-                    "body": text,
-                    "user": self._user(login),
-                    "author_association": association,
-                    "url": f"{self.url}/repos/{full}/pulls/comments/{comment_id}",
-                    "html_url": f"{self.url}/{full}/pull/{number}#discussion_r{comment_id}",
-                    "pull_request_url": f"{self.url}/repos/{full}/pulls/{number}",
-                    "created_at": _now(),
-                    "updated_at": _now(),
-                }
-            )
-            pr.review_comments.append(comment)
-            self.hooks.send(
-                "pull_request_review_comment",
-                self._payload("pull_request_review_comment", "created", pr, login, comment=comment),
-            )
-        review = webhooks.template("pull_request_review")["review"]
-        review.update(
-            {
-                "id": review_id,
-                "node_id": f"PRR_{review_id}",
-                "user": self._user(login),
-                "body": body or None,
-                "commit_id": head,
-                "state": state,
-                "submitted_at": _now(),
-                "author_association": association,
-                "html_url": f"{self.url}/{full}/pull/{number}#pullrequestreview-{review_id}",
-                "pull_request_url": f"{self.url}/repos/{full}/pulls/{number}",
-            }
-        )
-        pr.reviews.append(review)
-        self.hooks.send(
-            "pull_request_review", self._payload("pull_request_review", "submitted", pr, login, review=review)
-        )
-        return review_id
-
-    def comment(self, number: int, login: str, body: str, association: str = "CONTRIBUTOR") -> int:
-        """A conversation comment on the pull request (an issue comment); returns its id."""
-        pr = self.pulls[number]
-        comment = webhooks.template("issue_comment")["comment"]
-        comment_id = self._next_id()
-        full = f"{self.owner}/{self.repo}"
-        comment.update(
-            {
-                "id": comment_id,
-                "node_id": f"IC_{comment_id}",
-                "body": body,
-                "user": self._user(login),
-                "author_association": association,
-                "url": f"{self.url}/repos/{full}/issues/comments/{comment_id}",
-                "html_url": f"{self.url}/{full}/pull/{number}#issuecomment-{comment_id}",
-                "issue_url": f"{self.url}/repos/{full}/issues/{number}",
-                "created_at": _now(),
-                "updated_at": _now(),
-            }
-        )
-        pr.comments.append(comment)
-        self.hooks.send(
-            "issue_comment",
-            self._payload("issue_comment", "created", pr, login, issue=self._issue(pr), comment=comment),
-        )
-        return comment_id
-
-    def push_as(self, number: int, login: str, path: str, content: str) -> str:
-        """A person commits to the pull request's branch; returns the new head."""
-        pr = self.pulls[number]
-        before = self.head_sha(pr.head)
-        with tempfile.TemporaryDirectory() as work:
-
-            def run(*args: str) -> None:
-                subprocess.run(["git", "-C", work, *args], check=True, capture_output=True)
-
-            subprocess.run(["git", "clone", "-q", "--branch", pr.head, str(self.bare), work], check=True)
-            (Path(work) / path).write_text(content)
-            run("add", "-A")
-            run(
-                "-c",
-                f"user.name={login}",
-                "-c",
-                f"user.email={login}@users.noreply.github.com",
-                "commit",
-                "-q",
-                "-m",
-                f"{login}'s change",
-            )
-            run("push", "-q", "origin", f"HEAD:refs/heads/{pr.head}")
-        after = self.head_sha(pr.head) or ""
-        self.hooks.send(
-            "pull_request", self._payload("pull_request", "synchronize", pr, login, before=before, after=after)
-        )
-        return after
-
-    def merge(self, number: int, login: str) -> str:
-        """Merge the pull request with a merge commit, as the green button does; returns the merge commit."""
-        pr = self.pulls[number]
-        base, head = self.head_sha(pr.base) or "", self.head_sha(pr.head) or ""
-
-        def git(*args: str, data: bytes | None = None, env: dict[str, str] | None = None) -> str:
-            done = subprocess.run(
-                ["git", "-C", str(self.bare), *args], check=True, capture_output=True, input=data, env=env
-            )
-            return done.stdout.decode().strip()
-
-        tree = git("merge-tree", "--write-tree", base, head).split()[0]
-        env = {
-            "GIT_AUTHOR_NAME": login,
-            "GIT_AUTHOR_EMAIL": f"{login}@users.noreply.github.com",
-            "GIT_COMMITTER_NAME": "GitHub",
-            "GIT_COMMITTER_EMAIL": "noreply@github.com",
-            "PATH": "/usr/bin:/bin",
-        }
-        message = f"Merge pull request #{number} from {self.owner}/{pr.head}\n\n{pr.title}\n".encode()
-        merged = git("commit-tree", tree, "-p", base, "-p", head, data=message, env=env)
-        git("update-ref", f"refs/heads/{pr.base}", merged, base)
-        pr.state, pr.merged, pr.merge_commit_sha, pr.updated_at = "closed", True, merged, _now()
-        self.hooks.send("pull_request", self._payload("pull_request", "closed", pr, login))
-        return merged
-
-    def close(self, number: int, login: str) -> None:
-        pr = self.pulls[number]
-        pr.state, pr.updated_at = "closed", _now()
-        self.hooks.send("pull_request", self._payload("pull_request", "closed", pr, login))
-
-    def check_run(self, number: int, name: str, conclusion: str, summary: str) -> None:
-        """CI finished on the pull request's head."""
-        pr = self.pulls[number]
-        head = self.head_sha(pr.head)
-        data = webhooks.template("check_run")
-        for key in ("organization", "installation", "enterprise"):
-            data.pop(key, None)
-        run_id = self._next_id()
-        full = f"{self.owner}/{self.repo}"
-        check = data["check_run"]
-        check.update(
-            {
-                "id": run_id,
-                "name": name,
-                "head_sha": head,
-                "conclusion": conclusion,
-                "status": "completed",
-                "details_url": f"{self.url}/{full}/actions/runs/{run_id}",
-                "html_url": f"{self.url}/{full}/runs/{run_id}",
-                "output": {**check["output"], "title": f"{name}: {conclusion}", "summary": summary},
-                "pull_requests": [
-                    {
-                        "url": f"{self.url}/repos/{full}/pulls/{number}",
-                        "id": number,
-                        "number": number,
-                        "head": {
-                            "ref": pr.head,
-                            "sha": head,
-                            "repo": {"id": 1, "url": f"{self.url}/repos/{full}", "name": self.repo},
-                        },
-                        "base": {
-                            "ref": pr.base,
-                            "sha": self.head_sha(pr.base),
-                            "repo": {"id": 1, "url": f"{self.url}/repos/{full}", "name": self.repo},
-                        },
-                    }
-                ],
-            }
-        )
-        data.update(
-            {"action": "completed", "repository": self._repository(), "sender": self._user("github-actions[bot]")}
-        )
-        self.hooks.send("check_run", data)
+def _already_exists(owner: str, head: str) -> dict[str, Any]:
+    error = {
+        "resource": "PullRequest",
+        "code": "custom",
+        "message": f"A pull request already exists for {owner}:{head}.",
+    }
+    return {**_error_body("Validation Failed"), "errors": [error], "status": "422"}
