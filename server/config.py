@@ -88,8 +88,32 @@ def _describe(error: Any) -> str:
     return f"{loc}: {message}"
 
 
+#: Every top-level table healer.toml may have; each section's module validates its own.
+KNOWN_TABLES = ("repos", "sources", "triage", "routing", "notify", "review", "verification")
+
+
+class ReviewConfig(BaseModel):
+    """``[review]``: whose review comments are tasks for the agent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trusted_authors: list[str] = Field(
+        default_factory=lambda: ["coderabbitai[bot]"],
+        description="Logins whose findings are tasks, besides people with write access (replaces the default).",
+    )
+
+
 def parse_config(data: dict[str, Any], *, source: str = "healer.toml", base_dir: Path | None = None) -> HealerConfig:
     """Validate a parsed healer.toml; relative repo paths are taken from the file's folder."""
+    for key in data:
+        if key not in KNOWN_TABLES:
+            close = [name for name in KNOWN_TABLES if name[:3] == str(key)[:3]]
+            hint = f" (did you mean [{close[0]}]?)" if close else f"; expected one of {', '.join(KNOWN_TABLES)}"
+            raise ConfigError(f"unknown table{hint}", file=source, key=str(key))
+    try:
+        ReviewConfig.model_validate(data.get("review", {}))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0]), file=source, key="review") from exc
     try:
         config = HealerConfig.model_validate(data)
     except ValidationError as exc:

@@ -14,17 +14,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-from fixer.errors import ChangeRefused, FixerError, OpenPullRequestCapReached, VerificationRefused
+from fixer.errors import BranchTakenOver, ChangeRefused, FixerError, OpenPullRequestCapReached, VerificationRefused
 from fixer.forge import Forge
 from fixer.forge_local import LocalForge, ensure_bare_remote
-from fixer.models import BotIdentity, Change, FixRequest, FixResult, RepoSpec, describe_run
+from fixer.models import BotIdentity, FixRequest, FixResult, RepoSpec, describe_run
 from fixer.pipeline import Fixer
 from fixer.workspace import Workspace
 from server.attempts import record_failed_attempt
 from server.config import HealerConfig, RepoConfig
 from server.errors import ClaimConflict, InvalidInput
+from server.fix_models import FixOutcome, FixSubmission
 from server.models import Incident, Status
 from server.settings import Settings
 from server.store import Store, queries, writes
@@ -33,41 +32,6 @@ from server.store.prs import StorePullRequests
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, float], None]
-
-
-class FixSubmission(BaseModel):
-    """The body of `POST /incidents/{id}/fix` and the arguments of `submit_fix`."""
-
-    change: Change
-    summary: str = Field(min_length=3, max_length=200, description="One line for the PR title.")
-    explanation: str = Field(min_length=10, max_length=20_000, description="The root cause, in your words.")
-    risk: str | None = Field(default=None, max_length=5_000)
-    addresses: list[str] = Field(default_factory=list, max_length=50)
-
-
-class FixOutcome(BaseModel):
-    incident_id: str
-    status: Status
-    held_for_approval: bool = Field(default=False, description="A person must approve before anything runs.")
-    approval_reason: str | None = None
-    branch: str | None = None
-    commit: str | None = None
-    pull_request_url: str | None = None
-    pull_request_number: int | None = None
-    pull_request_created: bool = False
-    draft: bool = False
-    verification: str | None = Field(default=None, description="The verdict and what the tests did before and after.")
-    verdict: str | None = Field(
-        default=None,
-        description="green, improved, unchanged (a follow-up that broke nothing), red, timed_out or not_run",
-    )
-    tests_before: str | None = Field(default=None, description="e.g. '3 failing', 'passing', 'not run'")
-    tests_after: str | None = None
-    files_changed: list[str] = Field(default_factory=list)
-    lines_added: int = 0
-    lines_removed: int = 0
-    steps: list[tuple[str, float]] = Field(default_factory=list)
-    next_steps: str
 
 
 def repo_spec(repo: RepoConfig, settings: Settings) -> RepoSpec:
@@ -279,6 +243,9 @@ class FixService:
         except OpenPullRequestCapReached as exc:
             self._held_back(incident_id, exc)
             raise
+        except BranchTakenOver as exc:
+            self._taken_over(incident_id, agent, exc)
+            raise
         except FixerError as exc:
             self._failed(incident_id, agent, exc)
             raise
@@ -323,6 +290,16 @@ class FixService:
             lines_removed=result.lines_removed,
             steps=result.steps,
             next_steps="Automation for this service stops at a pushed branch; a person opens the pull request.",
+        )
+
+    def _taken_over(self, incident_id: str, agent: str, exc: BranchTakenOver) -> None:
+        """A person owns the bot's branch now: the incident is theirs, not a failed attempt."""
+        self.store.transition(
+            incident_id,
+            Status.escalated,
+            actor=f"agent:{agent}",
+            event="taken_over",
+            detail={"why": exc.message, "author": exc.author, "branch": exc.branch},
         )
 
     def _back_to_agent(self, incident_id: str, agent: str, exc: FixerError, *, counts: bool) -> None:

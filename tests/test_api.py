@@ -158,3 +158,33 @@ def test_openapi_describes_what_the_server_answers(client: TestClient) -> None:
         schema = {**described, "components": spec["components"]}
         jsonschema.validate(response.json(), schema)
     assert "Idempotency-Key" in str(spec["paths"]["/incidents"]["post"]["parameters"])
+
+
+def test_orchestrators_claim_and_release_over_rest(client: TestClient) -> None:
+    iid = client.post("/incidents", json={"service": "payments", "error": "pool exhausted"}).json()["id"]
+    triage_received(client.app.state.healer.store)  # type: ignore[attr-defined]
+    claimed = client.post(f"/incidents/{iid}/claim", json={"agent": "kestra", "lease_seconds": 60})
+    assert claimed.status_code == 200 and claimed.json()["claim"]["holder"] == "kestra"
+    taken = client.post(f"/incidents/{iid}/claim", json={"agent": "other"})
+    assert taken.status_code == 409 and "kestra" in taken.json()["error"]["message"]
+    wrong = client.post(f"/incidents/{iid}/release", json={"agent": "other"})
+    assert wrong.status_code == 409
+    released = client.post(f"/incidents/{iid}/release", json={"agent": "kestra", "reason": "done looking"})
+    assert released.status_code == 200 and released.json()["status"] == "pending"
+    assert client.post("/incidents/INC-20990101-0001/claim", json={"agent": "kestra"}).status_code == 404
+
+
+def test_allowed_hosts_accept_a_proxy_name_without_a_port() -> None:
+    from server.commands.serve import allowed_hosts
+
+    hosts, origins = allowed_hosts("127.0.0.1", 8080, Settings(allowed_hosts=["healer.example.com"]))
+    assert {"healer.example.com", "healer.example.com:*"} <= set(hosts)
+    assert "https://healer.example.com" in origins
+
+
+def test_unknown_routes_and_methods_answer_in_the_error_shape(client: TestClient) -> None:
+    missing = client.get("/incidnets")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["type"] == "NotFound" and "/openapi.json" in missing.json()["error"]["message"]
+    wrong = client.delete("/incidents")
+    assert wrong.status_code == 405 and wrong.json()["error"]["message"] == "DELETE is not allowed on /incidents"

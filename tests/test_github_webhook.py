@@ -224,9 +224,14 @@ def test_the_real_payloads_move_the_bots_incident(hooks: Hooks) -> None:
     assert hooks.store.get(iid).status == Status.in_review
     hooks.send("check_run/completed.payload.json")  # a green run is not feedback
     assert hooks.store.get(iid).status == Status.in_review
-    hooks.send("pull_request/synchronize.payload.json")  # Codertocat pushed to the branch
+    hooks.send("pull_request/synchronize.payload.json")  # lands on the head the fixer recorded: its own push
+    assert hooks.store.timeline(iid)[-1].event != "taken_over"
+    pushed = payload("pull_request/synchronize.payload.json")
+    pushed["after"] = "b" * 40  # Codertocat pushed a commit of their own to the branch
+    hooks.send("pull_request/synchronize.payload.json", pushed)
     last = hooks.store.timeline(iid)[-1]
     assert (last.event, last.actor) == ("taken_over", "github:Codertocat")
+    assert reviews.feedback(hooks.store, iid).head_commit == "b" * 40
     hooks.send("pull_request/closed.payload.json")
     incident = hooks.store.get(iid)
     assert incident.status == Status.fix_rejected

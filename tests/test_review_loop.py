@@ -12,7 +12,8 @@ import pytest
 from fixer.models import Change
 from server import local_review, reviews
 from server.config import HealerConfig, load_config
-from server.fixes import FixService, FixSubmission, local_forge_dir
+from server.fix_models import FixSubmission
+from server.fixes import FixService, local_forge_dir
 from server.intake import normalize
 from server.models import IncidentIn, Status
 from server.postmortem import render, require
@@ -255,3 +256,30 @@ def test_a_follow_up_that_breaks_nothing_keeps_the_pr_ready_but_a_first_fix_must
     assert not verification(run("a", "b"), run("a", "b")).verified
     assert not verification(run("a"), run("a", "c"), follow_up=True).verified  # a newly failing test
     assert verification(run("a", "b"), run("a")).verdict == "improved"
+
+
+def test_a_person_who_pushes_to_the_bots_branch_owns_it(loop: Loop) -> None:
+    from fixer.errors import BranchTakenOver
+
+    iid = loop.report()
+    number = loop.fix(iid, ADD_FIX)
+    bare = local_forge_dir(loop.settings, loop.config.repo("calc"))
+    work = loop.tmp / "person"
+    git(loop.tmp, "clone", "-q", "--branch", f"healer/{iid}", str(bare), str(work))
+    (work / "NOTES.md").write_text("taking this over\n")
+    git(work, "add", "-A")
+    git(work, "-c", "user.name=Dev", "-c", "user.email=dev@example.com", "commit", "-qm", "mine now")
+    git(work, "push", "-q", "origin", f"HEAD:healer/{iid}")
+    head = git(bare, "rev-parse", f"healer/{iid}").strip()
+    local_review.review(
+        loop.store, loop.config, loop.settings, number, verdict="changes_requested", body="mul too", by="ana"
+    )
+    with pytest.raises(BranchTakenOver, match=r"dev@example\.com"):
+        loop.fix(iid, MUL_FIX)
+    assert git(bare, "rev-parse", f"healer/{iid}").strip() == head  # the bot did not push over the person
+    incident = loop.store.get(iid)
+    assert incident.status == Status.escalated and incident.attempts == 0
+    assert loop.events(iid)[-1] == "taken_over"
+    assert any(
+        "no longer push" in c.body or "will not push" in c.body for c in StorePullRequests(loop.store).comments(number)
+    )

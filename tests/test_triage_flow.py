@@ -15,7 +15,8 @@ from server.approvals import answer, expire_due
 from server.attempts import dead_letters, retry
 from server.config import HealerConfig, load_config
 from server.errors import Forbidden, InvalidTransition
-from server.fixes import FixService, FixSubmission
+from server.fix_models import FixSubmission
+from server.fixes import FixService
 from server.intake import normalize
 from server.models import IncidentIn, Status
 from server.settings import Settings

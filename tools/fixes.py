@@ -12,7 +12,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field, ValidationError
 
 from fixer.models import Change
-from server.fixes import FixOutcome, FixSubmission
+from server.fix_models import FixOutcome, FixSubmission
 from tools.errors import agent_errors
 from tools.incidents import AgentArg, IncidentIdArg, agent_name
 from tools.results import result

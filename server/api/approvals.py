@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from server import approvals
 from server.api.state import AppState, app_state
 from server.approvals import ApprovalRequest, Decided
-from server.fixes import FixOutcome, FixService
+from server.fix_models import FixOutcome
+from server.fixes import FixService
 from server.triage.policy import routing_policy
 
 router = APIRouter(tags=["approvals"])

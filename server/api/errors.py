@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fixer.errors import ChangeRefused, FixerError, ForgeError, VerificationRefused, WorkspaceError
 from server.errors import HealerError, InvalidInput
@@ -67,7 +68,24 @@ async def _fixer_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_HTTP_KINDS = {404: "NotFound", 405: "MethodNotAllowed"}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's own answers (no such route, wrong method) in the same shape as ours."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404 and exc.detail == "Not Found":
+        message = f"no route {request.method} {request.url.path}; the routes are listed at /docs and /openapi.json"
+    elif exc.status_code == 405:
+        message = f"{request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(exc.detail)
+    kind = _HTTP_KINDS.get(exc.status_code, "HTTPError")
+    return JSONResponse(error_body(kind, message), status_code=exc.status_code, headers=exc.headers)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(HealerError, _healer_error)
     app.add_exception_handler(FixerError, _fixer_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

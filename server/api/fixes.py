@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import Field
 
 from server.api.state import AppState, app_state
-from server.fixes import FixOutcome, FixService, FixSubmission
+from server.fix_models import FixOutcome, FixSubmission
+from server.fixes import FixService
 
 router = APIRouter(tags=["fixes"])
 

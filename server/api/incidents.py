@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from server.api.state import AppState, app_state
 from server.errors import InvalidInput
@@ -115,3 +115,38 @@ def get_timeline(
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[TimelineEvent]:
     return state.store.timeline(incident_id, after=after, limit=limit)
+
+
+class ClaimIn(BaseModel):
+    agent: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._@/-]{0,63}$",
+        description="Who holds the lease; send the same name as `agent` with POST /incidents/{id}/fix.",
+    )
+    lease_seconds: int | None = Field(default=None, ge=10, le=86_400, description="Default: HEALER_LEASE_SECONDS.")
+
+
+class ReleaseIn(BaseModel):
+    agent: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._@/-]{0,63}$")
+    reason: str = Field(default="released by the agent", max_length=500)
+
+
+@router.post(
+    "/incidents/{incident_id}/claim",
+    response_model=Incident,
+    summary="Claim an incident (or renew the claim)",
+    description="The REST twin of the MCP tool claim_incident, for orchestrators that fix over REST. "
+    "409 when someone else holds it or it is not claimable.",
+)
+def claim_incident(incident_id: IncidentId, body: ClaimIn, state: Annotated[AppState, Depends(app_state)]) -> Incident:
+    return state.store.claim(incident_id, agent=body.agent, lease_seconds=body.lease_seconds)
+
+
+@router.post(
+    "/incidents/{incident_id}/release",
+    response_model=Incident,
+    summary="Give a claimed incident back to the queue",
+)
+def release_incident(
+    incident_id: IncidentId, body: ReleaseIn, state: Annotated[AppState, Depends(app_state)]
+) -> Incident:
+    return state.store.release(incident_id, agent=body.agent, reason=body.reason)

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from server import postmortem, reviews
 from server.api.state import AppState, app_state
-from server.reviews import FixFeedback
+from server.review_models import FixFeedback
 
 router = APIRouter(tags=["reviews"])
 IncidentId = Annotated[str, Path(max_length=40, description="e.g. INC-20261122-0042")]

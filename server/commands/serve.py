@@ -34,7 +34,9 @@ def allowed_hosts(host: str, port: int, settings: Settings) -> tuple[list[str], 
     hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
     if host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::"):  # noqa: S104 - comparing, not binding
         hosts.append(f"{host}:*")
-    hosts += [h if ":" in h else f"{h}:*" for h in settings.allowed_hosts]
+    for name in settings.allowed_hosts:
+        # A name without a port is what a reverse proxy on 80/443 sends; with ":*" any port is allowed too.
+        hosts += [name] if ":" in name else [name, f"{name}:*"]
     origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
     return hosts, origins
 

@@ -1,0 +1,48 @@
+"""What goes into a fix submission and what comes back: light models the MCP tools load at start-up."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, BaseModel, Field
+
+from fixer.models import Change
+from server.models import Status
+
+
+class FixSubmission(BaseModel):
+    """The body of `POST /incidents/{id}/fix` and the arguments of `submit_fix`."""
+
+    change: Change
+    summary: str = Field(
+        min_length=3,
+        max_length=200,
+        description="One line for the PR title (`title` is accepted too, as submit_fix calls it).",
+        validation_alias=AliasChoices("summary", "title"),
+    )
+    explanation: str = Field(min_length=10, max_length=20_000, description="The root cause, in your words.")
+    risk: str | None = Field(default=None, max_length=5_000)
+    addresses: list[str] = Field(default_factory=list, max_length=50)
+
+
+class FixOutcome(BaseModel):
+    incident_id: str
+    status: Status
+    held_for_approval: bool = Field(default=False, description="A person must approve before anything runs.")
+    approval_reason: str | None = None
+    branch: str | None = None
+    commit: str | None = None
+    pull_request_url: str | None = None
+    pull_request_number: int | None = None
+    pull_request_created: bool = False
+    draft: bool = False
+    verification: str | None = Field(default=None, description="The verdict and what the tests did before and after.")
+    verdict: str | None = Field(
+        default=None,
+        description="green, improved, unchanged (a follow-up that broke nothing), red, timed_out or not_run",
+    )
+    tests_before: str | None = Field(default=None, description="e.g. '3 failing', 'passing', 'not run'")
+    tests_after: str | None = None
+    files_changed: list[str] = Field(default_factory=list)
+    lines_added: int = 0
+    lines_removed: int = 0
+    steps: list[tuple[str, float]] = Field(default_factory=list)
+    next_steps: str
