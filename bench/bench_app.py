@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -13,7 +15,8 @@ from server.store import Store
 def create() -> FastAPI:
     settings, config = load()
     store = Store.open(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
-    app = build_app(settings, config, store)
+    # HEALER_BENCH_TRIAGE=0 leaves the triage worker out, to see what it costs intake.
+    app = build_app(settings, config, store, run_triage=os.environ.get("HEALER_BENCH_TRIAGE", "1") != "0")
 
     @app.post("/_bench/noop", status_code=202)
     async def noop(request: Request) -> JSONResponse:

@@ -63,7 +63,12 @@ def build_app(
     from server.triage.decide import Triage
 
     rules = Triage(config)
-    triage = TriageWorker(store, rules.decide, approval=rules.approval) if run_triage else None
+    intake = alert_intake(config, store, host)
+
+    def intake_busy() -> bool:
+        return store.committer.busy() or intake.committer.busy()
+
+    triage = TriageWorker(store, rules.decide, approval=rules.approval, intake_busy=intake_busy) if run_triage else None
     from server.review_worker import ReviewWorker
 
     reviews = (
@@ -99,7 +104,7 @@ def build_app(
             config=config,
             store=store,
             triage=triage,
-            alerts=alert_intake(config, store, host),
+            alerts=intake,
             reviews=reviews,
         ),
         extra_lifespans=jobs,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -50,9 +51,16 @@ class GroupCommitter(Generic[P, R]):
         self._flusher: asyncio.Task[None] | None = None
         self.batches = 0
         self.requests = 0
+        #: time.monotonic() of the last write asked for: background work yields while intake is busy.
+        self.last_request = 0.0
+
+    def busy(self, within: float = 0.25) -> bool:
+        """Whether a write was asked for in the last ``within`` seconds."""
+        return time.monotonic() - self.last_request < within
 
     async def run(self, payload: P) -> R:
         """Await the stored result; it is committed when this returns."""
+        self.last_request = time.monotonic()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         self._pending.append((payload, future))
