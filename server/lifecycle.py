@@ -87,6 +87,14 @@ TRANSITIONS: dict[tuple[Status, Status], str] = {
     (S.escalated, S.pending): "a person hands it back to the agents",
     (S.monitoring, S.pending): "a person hands it to the agents",
     (S.monitoring, S.escalated): "a person escalates",
+    # A person takes an incident over from the bot (the dashboard's escalate, /healer stop).
+    (S.regressed, S.escalated): "a person takes it over",
+    (S.pr_open, S.escalated): "a person takes it over",
+    (S.in_review, S.escalated): "a person takes it over",
+    (S.approved, S.escalated): "a person takes it over",
+    (S.changes_requested, S.escalated): "a person takes it over",
+    (S.dead_letter, S.escalated): "a person takes it over",
+    (S.fix_rejected, S.escalated): "a person takes it over",
 }
 
 for _state in _BEFORE_MERGE:
