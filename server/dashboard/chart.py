@@ -22,6 +22,7 @@ WIDTHS = (
     timedelta(days=7),
 )
 MAX_BARS = 48
+MIN_BARS = 12
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def occurrences(connection: Connection, incident_pk: int, first: datetime, last:
         .group_by("bucket")
     ).all()
     bars = int((last.timestamp() - origin) // seconds) + 1
-    counts = [0] * max(1, min(bars, MAX_BARS * 2))
+    counts = [0] * max(MIN_BARS, min(bars, MAX_BARS * 2))
     for index, count in rows:
         slot = int(index or 0)
         if 0 <= slot < len(counts):
