@@ -6,6 +6,7 @@ page), so all of it works without JavaScript. ``static/dashboard.js`` only makes
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -152,6 +153,16 @@ def _back(request: Request, location: str, message: str, kind: str) -> RedirectR
     return response
 
 
+def _services(request: Request, connection: Any) -> list[str]:
+    """The service filter's suggestions, read at most every 30 s: they need not be fresh to the second."""
+    cached: tuple[float, list[str]] | None = getattr(request.app.state, "dashboard_services", None)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > 30:
+        cached = (now, services(connection))
+        request.app.state.dashboard_services = cached
+    return cached[1]
+
+
 @router.get("/", response_class=HTMLResponse)
 def incident_list(request: Request) -> HTMLResponse:
     query = ListQuery.parse(request.query_params)
@@ -159,7 +170,7 @@ def incident_list(request: Request) -> HTMLResponse:
     with store.read() as connection:
         last_event = newest_id(connection)
         page = list_page(connection, query)
-        known_services = services(connection)
+        known_services = _services(request, connection)
     live = query.sort == Sort.newest and not query.cursor and not query.q
     return _page(
         request,
