@@ -89,7 +89,9 @@ def _sessions(request: Request) -> Sessions:
 
 
 def _secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Cookies only over HTTPS when people reach the server over HTTPS (directly or behind a proxy)."""
+    public = _state(request).settings.public_url or ""
+    return request.url.scheme == "https" or public.startswith("https://")
 
 
 def _session(request: Request) -> tuple[Session, str | None]:
