@@ -24,6 +24,7 @@ from server.attempts import record_failed_attempt
 from server.config import HealerConfig, RepoConfig
 from server.errors import ClaimConflict, InvalidInput
 from server.fix_models import FixOutcome, FixSubmission
+from server.logs import bind_incident
 from server.models import Incident, Status
 from server.settings import Settings
 from server.store import Store, queries, writes
@@ -112,6 +113,8 @@ class FixService:
         self, incident_id: str, submission: FixSubmission, *, agent: str, progress: Progress | None = None
     ) -> FixOutcome:
         incident = self.store.get(incident_id)
+        bind_incident(incident.id, incident.trace_id)
+        log.info("fix submitted by %s", agent)
         if incident.repo is None:
             raise InvalidInput(
                 f"incident {incident_id} (service {incident.service!r}) has no repository: add the service to "
@@ -137,6 +140,8 @@ class FixService:
 
     def resume(self, incident_id: str, payload: dict[str, Any], progress: Progress | None = None) -> FixOutcome:
         """Run a fix a person just approved (the incident is already fixing)."""
+        incident = self.store.get(incident_id)
+        bind_incident(incident.id, incident.trace_id)
         submission = FixSubmission.model_validate(payload["submission"])
         return self._run(incident_id, submission, agent=str(payload["agent"]), progress=progress)
 
@@ -378,6 +383,7 @@ class FixService:
             "files": result.files_changed[:50],
             "addresses": submission.addresses[:50],
         }
+        log.info("pull request #%s %s", pr.number, "opened" if pr.created else "updated")
         with self.store.write() as connection:
             moved = writes.transition(
                 connection,

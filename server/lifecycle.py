@@ -87,10 +87,16 @@ TRANSITIONS: dict[tuple[Status, Status], str] = {
     (S.escalated, S.pending): "a person hands it back to the agents",
     (S.monitoring, S.pending): "a person hands it to the agents",
     (S.monitoring, S.escalated): "a person escalates",
+    # A person takes an incident over from the bot (the dashboard's escalate, /healer stop).
+    (S.regressed, S.escalated): "a person takes it over",
+    (S.pr_open, S.escalated): "a person takes it over",
+    (S.in_review, S.escalated): "a person takes it over",
+    (S.approved, S.escalated): "a person takes it over",
+    (S.changes_requested, S.escalated): "a person takes it over",
+    (S.dead_letter, S.escalated): "a person takes it over",
+    (S.fix_rejected, S.escalated): "a person takes it over",
 }
 
-for _state in (S.pr_open, S.in_review, S.changes_requested, S.approved, S.fix_rejected, S.dead_letter):
-    TRANSITIONS.setdefault((_state, S.escalated), "a person takes it over (/healer stop, or escalate)")
 for _state in _BEFORE_MERGE:
     TRANSITIONS.setdefault((_state, S.resolved_by_source), "the monitor said resolved first")
 for _state in _BEFORE_MERGE | {S.merged}:

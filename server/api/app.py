@@ -9,9 +9,24 @@ from typing import Any
 from fastapi import FastAPI
 
 from server import __version__
-from server.api import alerts, approvals, dead_letters, errors, fixes, github, health, incidents, reviews, rules
+from server.api import (
+    alerts,
+    approvals,
+    dead_letters,
+    errors,
+    events,
+    fixes,
+    github,
+    health,
+    incidents,
+    metrics,
+    reviews,
+    rules,
+)
 from server.api.guards import BearerToken, BodyLimit
 from server.api.state import AppState
+from server.dashboard import pages
+from server.dashboard.session import Sessions, is_page
 
 ROUTERS = [
     health.router,
@@ -23,6 +38,9 @@ ROUTERS = [
     approvals.router,
     dead_letters.router,
     rules.router,
+    events.router,
+    metrics.router,
+    pages.router,
 ]
 
 
@@ -53,10 +71,18 @@ def create_app(
     errors.install(app)
     _document_request_bodies(app)
     token = state.settings.api_token
+    app.state.sessions = sessions = Sessions(token.get_secret_value() if token is not None else None)
     if token is not None and token.get_secret_value():
-        app.add_middleware(BearerToken, token=token.get_secret_value(), self_authenticated=_self_authenticated(state))
+        app.add_middleware(
+            BearerToken,
+            token=token.get_secret_value(),
+            self_authenticated=_self_authenticated(state),
+            session=sessions.accepts,
+            is_page=is_page,
+        )
     # Added last, so it runs first: an oversize body is refused before anything reads it.
     app.add_middleware(BodyLimit, limit=state.settings.max_body_bytes)
+    metrics.install(app, state)  # outermost: every request gets an id, a log context and a timing
     return app
 
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-#: Paths anyone may read: liveness for load balancers, and the API's own description.
-OPEN_PATHS = frozenset({"/health", "/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect"})
+#: Paths anyone may read: liveness and readiness for load balancers, the API's own description,
+#: the dashboard's sign-in page and its static files.
+OPEN_PATHS = frozenset({"/health", "/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/login"})
+OPEN_PREFIXES = ("/static/",)
 
 
 async def _answer(
@@ -89,15 +92,35 @@ class BearerToken:
 
     ``self_authenticated`` names the paths whose senders cannot send our token but prove who they
     are their own way: GitHub's signed webhooks, and monitor sources configured with a secret.
+    ``session`` lets the dashboard's pages in on a signed-in session cookie instead (it checks the
+    path and the cookie); a browser asking for a page without one is sent to ``/login``.
     """
 
-    def __init__(self, app: ASGIApp, token: str, self_authenticated: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        token: str,
+        self_authenticated: Collection[str] = (),
+        session: Callable[[Scope], bool] | None = None,
+        is_page: Callable[[str], bool] | None = None,
+    ) -> None:
         self.app = app
         self.token = token.encode()
         self.self_authenticated = frozenset(self_authenticated)
+        self.session = session
+        self.is_page = is_page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["path"] in self.self_authenticated:
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or path in OPEN_PATHS
+            or path.startswith(OPEN_PREFIXES)
+            or path in self.self_authenticated
+        ):
+            await self.app(scope, receive, send)
+            return
+        if self.session is not None and self.session(scope):
             await self.app(scope, receive, send)
             return
         presented = b""
@@ -109,6 +132,9 @@ class BearerToken:
                 break
         # Constant-time compare: how long the check takes must not reveal how much matched.
         if not presented or not hmac.compare_digest(presented, self.token):
+            if self.is_page is not None and self.is_page(scope["path"]) and _wants_page(scope) and not presented:
+                await _sign_in_first(send, scope)
+                return
             await _answer(
                 send,
                 401,
@@ -118,3 +144,23 @@ class BearerToken:
             )
             return
         await self.app(scope, receive, send)
+
+
+async def _sign_in_first(send: Send, scope: Scope) -> None:
+    """A page asked for without a session: 303 to the sign-in page, coming back here after."""
+    target = scope["path"] + (f"?{scope['query_string'].decode('latin-1')}" if scope.get("query_string") else "")
+    location = "/login?next=" + quote(target, safe="")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 303,
+            "headers": [(b"location", location.encode()), (b"content-length", b"0")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
+
+
+def _wants_page(scope: Scope) -> bool:
+    if scope["method"] != "GET":
+        return False
+    return any(name == b"accept" and b"text/html" in value for name, value in scope["headers"])

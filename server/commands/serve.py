@@ -27,6 +27,12 @@ log = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
     parser.add_argument("--port", type=int, default=8080, help="Port (default 8080).")
+    parser.add_argument(
+        "--log-format",
+        choices=["json", "console"],
+        default=None,
+        help="json (one JSON object a line) or console (readable lines); default: console on a terminal, else json.",
+    )
 
 
 def allowed_hosts(host: str, port: int, settings: Settings) -> tuple[list[str], list[str]]:
@@ -149,10 +155,17 @@ async def background(job: Callable[[], Coroutine[Any, Any, None]]) -> AsyncItera
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from server import logs
     from server.store import Store
 
     settings, config = load()
     token = settings.api_token.get_secret_value() if settings.api_token else ""
+    secrets = [settings.api_token, settings.github_token, settings.github_webhook_secret]
+    logs.configure(
+        args.log_format or logs.default_format(),
+        args.log_level or settings.log_level,
+        [secret.get_secret_value() for secret in secrets if secret is not None],
+    )
     if not is_loopback(args.host) and not token:
         fail(
             f"refusing to listen on {args.host} without an API token: anyone who can reach it could read incidents "
@@ -188,5 +201,15 @@ def run(args: argparse.Namespace) -> int:
     except HealerError as exc:
         fail(exc.message)
     log.info("devops-healer listening on http://%s:%d (MCP at /mcp)", args.host, args.port)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    # log_config=None: uvicorn's lines go through the handler configured above, in the same format.
+    # The grace period bounds shutdown; open live-feed streams end on their own when it starts.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=10,
+    )
     return 0

@@ -108,6 +108,9 @@ incidents = Table(
     Index("ix_incidents_service_queue", "service", "queue_rank", "first_seen", "pk"),
     Index("ix_incidents_claim_expiry", "claim_expires_at"),
     Index("ix_incidents_severity_pk", "severity", "pk"),
+    # The dashboard's list: newest first within a service, and "recently seen" (migration 0008).
+    Index("ix_incidents_service_pk", "service", "pk"),
+    Index("ix_incidents_last_seen_pk", "last_seen", "pk"),
 )
 
 timeline = Table(
@@ -121,6 +124,8 @@ timeline = Table(
     Column("detail", JSON, nullable=False),
     Column("trace_id", String(100), nullable=True),
     Index("ix_timeline_incident_id", "incident_pk", "id"),
+    # Loop times over a window: the milestone events of the last day or week (migration 0008).
+    Index("ix_timeline_event_at", "event", "at"),
 )
 
 idempotency_keys = Table(

@@ -1,0 +1,120 @@
+"""What a person does from an incident's page: approve, deny, retry, escalate, resolve.
+
+Each action is the same core call the REST API and the CLI make (``server.approvals``,
+``server.attempts``, ``Store.transition`` through the lifecycle table), with the person's name
+as the actor, so every action is on the timeline as ``human:NAME``.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from server import approvals, attempts, lifecycle
+from server.config import HealerConfig
+from server.errors import InvalidInput
+from server.models import Incident, Status
+from server.settings import Settings
+from server.store import Store
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$")
+
+
+class Action(StrEnum):
+    approve = "approve"
+    deny = "deny"
+    retry = "retry"
+    escalate = "escalate"
+    resolve = "resolve"
+
+
+LABELS: dict[Action, str] = {
+    Action.approve: "Approve",
+    Action.deny: "Deny",
+    Action.retry: "Retry",
+    Action.escalate: "Escalate",
+    Action.resolve: "Resolve",
+}
+
+HINTS: dict[Action, str] = {
+    Action.approve: "The incident goes to the agents, or the held fix runs and opens its pull request.",
+    Action.deny: "Nothing runs; the incident goes to humans (escalated).",
+    Action.retry: "Back to the agents with a fresh attempt budget.",
+    Action.escalate: "Take it away from the agents: a person handles it.",
+    Action.resolve: "Close it by hand; a repeat of the same fault opens a new incident.",
+}
+
+#: A fix is running in these states: moving the incident under it would race the fixer.
+_BUSY = frozenset({Status.fixing})
+
+
+def available(incident: Incident) -> list[Action]:
+    """The actions this incident's state allows, in the order the page offers them."""
+    status = incident.status
+    allowed = set(lifecycle.allowed_from(status))
+    found: list[Action] = []
+    if status == Status.awaiting_approval:
+        found += [Action.approve, Action.deny]
+    if status in (Status.dead_letter, Status.fix_rejected):
+        found.append(Action.retry)
+    if Status.escalated in allowed and status not in _BUSY and status != Status.awaiting_approval:
+        found.append(Action.escalate)
+    if Status.resolved in allowed and status not in _BUSY:
+        found.append(Action.resolve)
+    return found
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not NAME.match(name):
+        raise InvalidInput(
+            "a name is 1 to 64 letters, digits, spaces or . _ @ - and starts with a letter or digit", field="name"
+        )
+    return name
+
+
+def perform(
+    store: Store,
+    config: HealerConfig,
+    settings: Settings,
+    incident_id: str,
+    action: Action,
+    *,
+    person: str,
+    reason: str = "",
+) -> str:
+    """Do ``action`` as ``person``; returns what happened in a sentence. Raises HealerError when refused."""
+    person = check_name(person)
+    reason = reason.strip()[:2000]
+    actor = f"human:{person}"
+    if action in (Action.approve, Action.deny):
+        from server.triage.policy import routing_policy
+
+        policy = routing_policy(config).config.approval
+        decided = approvals.answer(
+            store, incident_id, user=person, approve=action == Action.approve, reason=reason, policy=policy
+        )
+        if decided.payload is not None:
+            from server.fixes import FixService
+
+            outcome = FixService(store, config, settings).resume(incident_id, decided.payload)
+            return f"Approved; the held fix ran: {outcome.status.value}."
+        return f"{decided.outcome.capitalize()}: the incident is now {decided.status.value}."
+    if action == Action.retry:
+        moved = attempts.retry(store, incident_id, by=person)
+        return f"Sent back to the agents: the incident is now {moved.status.value}."
+    target = Status.escalated if action == Action.escalate else Status.resolved
+    current = store.get(incident_id)
+    if current.status in _BUSY:
+        raise InvalidInput(
+            f"incident {incident_id} is {current.status.value}: a fix is running; wait for it to finish", field="action"
+        )
+    moved = store.transition(
+        incident_id,
+        target,
+        actor=actor,
+        event="escalated" if target == Status.escalated else "resolved",
+        detail={"by": person, "why": reason or f"{action.value}d from the dashboard"},
+        expect={current.status},
+    )
+    return f"{LABELS[action]}d: the incident is now {moved.status.value}."
