@@ -6,6 +6,7 @@ Screenshots of each page land in tests/artifacts/ for a person to look at.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -42,9 +43,10 @@ def _launch() -> Any:
     except ImportError:
         pytest.skip("browser tests need Playwright for Python (pip install -e '.[dev]')")
     if not Path(CHROMIUM).exists():
-        pytest.skip(
-            f"browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium; .ci/install-browser)"
-        )
+        reason = f"browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium; .ci/install-browser)"
+        if os.environ.get("HEALER_TEST_BROWSER") == "1":
+            pytest.fail(f"HEALER_TEST_BROWSER=1 (CI) but {reason}")
+        pytest.skip(reason)
     return sync_playwright
 
 
