@@ -61,7 +61,7 @@ def parse_severity(value: str | None, *, text: str = "") -> Severity:
         found = SEVERITY_ALIASES.get(value.strip().lower())
         if found is None:
             raise InvalidInput(
-                f"severity {value!r} is not known; use critical, high, medium or low "
+                f"severity {redact(value)!r} is not known; use critical, high, medium or low "
                 "(also accepted: error, warning, info, p1-p5, sev1-sev4)",
                 field="severity",
             )
@@ -113,7 +113,9 @@ def _redact_frame(frame: StackFrame) -> StackFrame:
         update={
             "filename": redact(frame.filename),
             "function": redact(frame.function) if frame.function else None,
+            "module": redact(frame.module) if frame.module else None,
             "context_line": redact(frame.context_line) if frame.context_line else None,
+            "repo_path": redact(frame.repo_path) if frame.repo_path else None,
         }
     )
 
@@ -128,7 +130,8 @@ def normalize(report: IncidentIn, config: HealerConfig, *, trace_id: str | None 
     labels = {redact(k): redact(v) for k, v in report.labels.items()}
     log = redact(report.log)[-LOG_EXCERPT_CHARS:] if report.log else None
     error = redact(report.error) if report.error else (error_from_log(log) if log else None)
-    service = report.service or labels.get("service") or labels.get("app") or labels.get("job") or "unknown"
+    service = redact(report.service) if report.service else None
+    service = service or labels.get("service") or labels.get("app") or labels.get("job") or "unknown"
     if isinstance(report.stack_trace, str):
         frames = parse_stack_trace(report.stack_trace)
     elif report.stack_trace is not None:
@@ -142,13 +145,14 @@ def normalize(report: IncidentIn, config: HealerConfig, *, trace_id: str | None 
         try:
             repo: str | None = config.repo(report.repo).name
         except RepoNotConfigured as exc:
-            raise InvalidInput(str(exc), field="repo") from exc
+            # The refusal quotes the name sent; redact it like any text we keep or show.
+            raise InvalidInput(redact(str(exc)), field="repo") from exc
     else:
         found = config.repo_for_service(service)
         repo = found.name if found else None
     return NewIncident(
         fingerprint=fingerprint(service, given=report.fingerprint, error=error, frames=frames),
-        source=report.source or "api",
+        source=redact(report.source) if report.source else "api",
         service=service,
         title=title or "(no title)",
         error=error,
@@ -158,6 +162,7 @@ def normalize(report: IncidentIn, config: HealerConfig, *, trace_id: str | None 
         labels=labels,
         repo=repo,
         suggested_fix=redact(report.suggested_fix) if report.suggested_fix else None,
-        affected_files=[report.affected_file] if report.affected_file else [],
-        trace_id=report.trace_id or trace_id or new_trace_id(),
+        affected_files=[redact(report.affected_file)] if report.affected_file else [],
+        # A caller's trace id is free text within its pattern, and an AWS key id fits that pattern.
+        trace_id=redact(report.trace_id) if report.trace_id else (trace_id or new_trace_id()),
     )

@@ -75,21 +75,58 @@ def test_unknown_repo_is_refused_with_the_configured_names() -> None:
         normalize(IncidentIn(service="x", error="e", repo="nope"), config())
 
 
-def test_secrets_are_redacted_in_every_field() -> None:
-    secret = "ghp_" + "Z" * 36
-    new = normalize(
-        IncidentIn(
-            service="s",
-            error=f"auth {secret}",
-            log=f"tok={secret}",
-            title=f"t {secret}",
-            labels={"k": secret},
-            suggested_fix=secret,
-            stack_trace=f'File "/a/{secret}.py", line 1, in f',
-        ),
-        config(),
-    )
+GITHUB_TOKEN = "ghp_" + "Z" * 36
+AWS_KEY_ID = "AKIA" + "Q" * 16  # fits trace_id's pattern, which a GitHub token (with its `_`) does not
+
+
+@pytest.mark.parametrize(
+    ("fields", "secret"),
+    [
+        ({"service": f"svc-{GITHUB_TOKEN}"}, GITHUB_TOKEN),
+        ({"error": f"auth {GITHUB_TOKEN}"}, GITHUB_TOKEN),
+        ({"log": f"tok={GITHUB_TOKEN}"}, GITHUB_TOKEN),
+        ({"source": f"curl {GITHUB_TOKEN}"}, GITHUB_TOKEN),
+        ({"title": f"t {GITHUB_TOKEN}"}, GITHUB_TOKEN),
+        ({"labels": {"k": GITHUB_TOKEN}}, GITHUB_TOKEN),  # a label value
+        ({"labels": {GITHUB_TOKEN: "v"}}, GITHUB_TOKEN),  # a label key
+        ({"labels": {"service": GITHUB_TOKEN}}, GITHUB_TOKEN),  # a label that becomes the service
+        ({"fingerprint": GITHUB_TOKEN}, GITHUB_TOKEN),  # stored only as a hash
+        ({"suggested_fix": GITHUB_TOKEN}, GITHUB_TOKEN),
+        ({"affected_file": f"app/{GITHUB_TOKEN}.py"}, GITHUB_TOKEN),
+        ({"trace_id": AWS_KEY_ID}, AWS_KEY_ID),
+        ({"stack_trace": f'File "/a/{GITHUB_TOKEN}.py", line 1, in f'}, GITHUB_TOKEN),  # trace text
+        (
+            {
+                "stack_trace": [
+                    {
+                        "filename": f"/a/{GITHUB_TOKEN}.py",
+                        "function": GITHUB_TOKEN,
+                        "module": f"m.{GITHUB_TOKEN}",
+                        "context_line": f"token = '{GITHUB_TOKEN}'",
+                        "repo_path": f"a/{GITHUB_TOKEN}.py",
+                    }
+                ]
+            },
+            GITHUB_TOKEN,
+        ),  # every text field of a posted frame
+    ],
+)
+def test_secrets_are_redacted_in_every_field(fields: dict[str, object], secret: str) -> None:
+    new = normalize(IncidentIn.model_validate({"error": "e", **fields}), config())
     assert secret not in new.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"repo": GITHUB_TOKEN},  # not configured: the refusal quotes the name
+        {"severity": GITHUB_TOKEN},  # not a severity word: the refusal quotes the word
+    ],
+)
+def test_secrets_are_redacted_in_refusals(fields: dict[str, str]) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        normalize(IncidentIn.model_validate({"error": "e", **fields}), config())
+    assert GITHUB_TOKEN not in str(caught.value)
 
 
 def test_fingerprint_ignores_volatile_numbers_but_not_the_service() -> None:
