@@ -3,7 +3,8 @@
 A parsed delivery (``server.sources``) becomes: a new incident or an occurrence of the open one
 for each firing alert (identity = the source's own, namespaced by source, or the `group_by`
 labels' values); for each resolved alert, the open incident closes as ``resolved_by_source``
-while no fix is in flight, or the signal is recorded for verification once one is; ignored
+while no fix is in flight (for a group, once no other member still fires), or the signal is
+recorded for verification once one is; ignored
 alerts are kept but touch no incident. Every alert is kept with its (redacted, capped) payload.
 A delivery id makes a retried delivery answer the first answer again. Deliveries waiting at the
 same moment share one commit (``GroupCommitter``): one transaction per batch, and a delivery is
@@ -162,7 +163,7 @@ def store_deliveries(
         request = requests[index]
         outcomes: list[AlertOutcome] = []
         for position, alert in enumerate(request.parsed.alerts):
-            outcome, incident_pk = _one(connection, request, alert, by_alert.get((index, position)))
+            outcome, incident_pk = _one(connection, request, alert, by_alert.get((index, position)), rows)
             outcomes.append(outcome)
             rows.append(
                 {
@@ -202,8 +203,36 @@ def store_deliveries(
     return [r if r is not None else RuntimeError("unanswered") for r in results]
 
 
+def _members_still_firing(
+    connection: Connection, request: DeliveryRequest, alert: AlertEvent, incident_pk: int, batch: list[dict[str, Any]]
+) -> list[str]:
+    """The other alerts of a `group_by` incident whose latest word is still firing.
+
+    One member's resolution must not close the outage while another member fires. The latest
+    status per identity comes from the stored alerts, then this batch's earlier deliveries (not
+    stored yet), then this delivery (a snapshot of the group, so its order does not matter).
+    """
+    latest: dict[str, str] = {}
+    stored = connection.execute(
+        select(alerts.c.identity, alerts.c.status).where(alerts.c.incident_pk == incident_pk).order_by(alerts.c.id)
+    ).all()
+    latest.update((item.identity, item.status) for item in stored)
+    latest.update((item["identity"], item["status"]) for item in batch if item["incident_pk"] == incident_pk)
+    fingerprint = fingerprint_for(alert, request.config)
+    for other in request.parsed.alerts:
+        if fingerprint_for(other, request.config) == fingerprint:
+            latest[other.identity[:300]] = other.status.value
+    latest.pop(alert.identity[:300], None)
+    still = {AlertStatus.firing.value, AlertStatus.acknowledged.value}
+    return sorted(identity for identity, status in latest.items() if status in still)
+
+
 def _one(
-    connection: Connection, request: DeliveryRequest, alert: AlertEvent, ingested: Any
+    connection: Connection,
+    request: DeliveryRequest,
+    alert: AlertEvent,
+    ingested: Any,
+    batch: list[dict[str, Any]],
 ) -> tuple[AlertOutcome, int | None]:
     base = {"identity": alert.identity, "status": alert.status.value}
     if alert.status == AlertStatus.ignored:
@@ -224,6 +253,14 @@ def _one(
     ident = public_id(row)
     status = Status(row.status)
     detail = {"source": request.config.name, "identity": alert.identity}
+    if request.config.group_by:
+        firing_members = _members_still_firing(connection, request, alert, row.pk, batch)
+        if firing_members:
+            why = (
+                f"the incident stays open: {len(firing_members)} other alert(s) of its group still fire "
+                f"({', '.join(firing_members[:5])})"
+            )
+            return AlertOutcome(**base, outcome="resolved", incident_id=ident, reason=why), row.pk
     if status in CLOSE_ON_RESOLVE:
         why = "the monitor reports the alert resolved before any fix"
         if status in (Status.claimed, Status.fixing):

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from server.alerts import RAW_CAP
 from server.commands.serve import build_app
 from server.config import load_config
 from server.settings import Settings
@@ -147,3 +148,201 @@ def test_resolve_before_fix_closes_a_claimed_incident_over_real_http(server: Ser
     assert incident["status"] == "resolved_by_source" and incident["claim"] is None
     events = [e["event"] for e in httpx.get(f"{server.url}/incidents/{created['incident_id']}/timeline").json()]
     assert events[-1] == "resolved_by_source"
+
+
+def am_group(status: str, *alerts: tuple[str, str], truncated: int = 0) -> dict[str, object]:
+    """An Alertmanager v4 group for the payments service: (fingerprint, status) per alert."""
+    return {
+        "version": "4",
+        "status": status,
+        "receiver": "healer",
+        "groupKey": '{}:{alertname="pool"}',
+        "truncatedAlerts": truncated,
+        "alerts": [
+            {
+                "status": alert_status,
+                "labels": {"alertname": "pool", "service": "payments", "instance": fingerprint},
+                "annotations": {"summary": f"pool exhausted on {fingerprint}"},
+                "fingerprint": fingerprint,
+            }
+            for fingerprint, alert_status in alerts
+        ],
+    }
+
+
+def post_alerts(server: ServerProcess, payload: dict[str, object], **headers: str) -> dict[str, object]:
+    answer = httpx.post(f"{server.url}/alerts/alertmanager", json=payload, headers=headers, timeout=10)
+    assert answer.status_code == 202, answer.text
+    result: dict[str, object] = answer.json()
+    return result
+
+
+def outcomes_by_identity(result: dict[str, object]) -> dict[str, tuple[str, str | None]]:
+    alerts = result["alerts"]
+    assert isinstance(alerts, list)
+    return {a["identity"]: (a["outcome"], a["incident_id"]) for a in alerts}
+
+
+def test_firing_group_with_one_resolved_alert_resolves_only_that_one_over_real_http(server: ServerProcess) -> None:
+    first = outcomes_by_identity(post_alerts(server, am_group("firing", ("pay-a", "firing"), ("pay-b", "firing"))))
+    assert [outcome for outcome, _ in first.values()] == ["created", "created"]
+    ids = {identity: incident_id for identity, (_, incident_id) in first.items()}
+    for incident_id in ids.values():
+        assert incident_id is not None and wait_until_triaged(server.url, incident_id)["status"] == "pending"
+    # The group still fires (pay-a), while pay-b's own status says it is over.
+    mixed = post_alerts(server, am_group("firing", ("pay-a", "firing"), ("pay-b", "resolved")))
+    assert outcomes_by_identity(mixed) == {"pay-a": ("occurrence", ids["pay-a"]), "pay-b": ("resolved", ids["pay-b"])}
+    still = httpx.get(f"{server.url}/incidents/{ids['pay-a']}").json()
+    closed = httpx.get(f"{server.url}/incidents/{ids['pay-b']}").json()
+    assert (still["status"], still["occurrences"]) == ("pending", 2)
+    assert closed["status"] == "resolved_by_source"
+    events = httpx.get(f"{server.url}/incidents/{ids['pay-b']}/timeline").json()
+    assert events[-1]["event"] == "resolved_by_source" and events[-1]["actor"] == "source:alertmanager"
+
+
+def test_truncated_group_missing_a_firing_alert_does_not_resolve_it_over_real_http(server: ServerProcess) -> None:
+    first = outcomes_by_identity(post_alerts(server, am_group("firing", ("pay-a", "firing"), ("pay-b", "firing"))))
+    missing = first["pay-b"][1]
+    assert missing is not None and wait_until_triaged(server.url, missing)["status"] == "pending"
+    # Alertmanager dropped pay-b from this body (truncatedAlerts=1): absence is not resolution.
+    answer = post_alerts(server, am_group("firing", ("pay-a", "firing"), truncated=1))
+    assert answer["truncated"] == 1
+    assert outcomes_by_identity(answer) == {"pay-a": ("occurrence", first["pay-a"][1])}
+    incident = httpx.get(f"{server.url}/incidents/{missing}").json()
+    assert (incident["status"], incident["occurrences"]) == ("pending", 1)
+
+
+def test_redelivery_with_the_same_delivery_id_counts_once_over_real_http(server: ServerProcess) -> None:
+    payload = am_group("firing", ("pay-a", "firing"))
+    first = post_alerts(server, payload, **{"X-Webhook-Id": "am-delivery-7"})
+    again = post_alerts(server, payload, **{"X-Webhook-Id": "am-delivery-7"})
+    assert (first["redelivery"], again["redelivery"]) == (False, True)
+    assert again["alerts"] == first["alerts"] and again["delivery_id"] == "am-delivery-7"
+    (incident_id,) = [incident for _, incident in outcomes_by_identity(first).values()]
+    incident = httpx.get(f"{server.url}/incidents/{incident_id}").json()
+    assert incident["occurrences"] == 1
+    received = httpx.get(f"{server.url}/incidents/{incident_id}/alerts").json()["items"]
+    assert len(received) == 1  # the retry stored no second alert row
+    # A new delivery id is a new delivery: it counts.
+    post_alerts(server, payload, **{"X-Webhook-Id": "am-delivery-8"})
+    assert httpx.get(f"{server.url}/incidents/{incident_id}").json()["occurrences"] == 2
+
+
+GITHUB_TOKEN = "ghp_" + "a1B2c3D4e5" * 3 + "f6G7h8"  # 36 characters after the prefix
+URL_PASSWORD = "hunter2-pool-pw"
+
+
+def test_stored_payloads_are_paged_newest_first_redacted_and_capped(client: TestClient) -> None:
+    leaky = am_group("firing", ("pay-a", "firing"))
+    alert = leaky["alerts"][0]  # type: ignore[index]
+    alert["annotations"]["description"] = f"deploy with {GITHUB_TOKEN} failed"
+    alert["generatorURL"] = f"https://deploy:{URL_PASSWORD}@prometheus.example.com/graph"
+    big = am_group("firing", ("pay-a", "firing"))
+    big["alerts"][0]["annotations"]["description"] = "x" * (RAW_CAP + 5000)  # type: ignore[index]
+    answers = [client.post("/alerts/alertmanager", json=payload).json() for payload in (leaky, big, leaky)]
+    incident_id = answers[0]["alerts"][0]["incident_id"]
+    assert {a["alerts"][0]["incident_id"] for a in answers} == {incident_id}
+
+    first = client.get(f"/incidents/{incident_id}/alerts", params={"limit": 2}).json()
+    rest = client.get(f"/incidents/{incident_id}/alerts", params={"limit": 2, "cursor": first["next_cursor"]}).json()
+    items = first["items"] + rest["items"]
+    assert rest["next_cursor"] is None and len(items) == 3
+    ids = [item["id"] for item in items]
+    assert ids == sorted(ids, reverse=True)  # newest first, no row twice across pages
+    newest, capped, oldest = (item["payload"] for item in items)
+    assert newest == oldest and "truncated" not in newest
+    # Redacted where it is stored: neither secret comes back, the placeholder says what was there.
+    everything = json.dumps(items)
+    assert GITHUB_TOKEN not in everything and URL_PASSWORD not in everything
+    assert "[REDACTED:github-token]" in newest["annotations"]["description"]
+    assert newest["generatorURL"] == "https://deploy:[REDACTED:url-password]@prometheus.example.com/graph"
+    # Capped: the stored copy says it was cut, how big the original was, and keeps the head.
+    assert capped["truncated"] is True and capped["size"] > RAW_CAP
+    assert len(capped["head"]) == RAW_CAP and capped["head"].startswith("{")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not-a-cursor",  # not base64 JSON
+        "WyJ4Il0",  # ["x"]: the wrong type
+    ],
+)
+def test_a_bad_alerts_cursor_is_refused(client: TestClient, cursor: str) -> None:
+    incident_id = client.post("/alerts/alertmanager", json=am_group("firing", ("pay-a", "firing"))).json()
+    answer = client.get(f"/incidents/{incident_id['alerts'][0]['incident_id']}/alerts", params={"cursor": cursor})
+    assert answer.status_code == 422, answer.text
+
+
+GROUPED = """
+[sources.am]
+type = "alertmanager"
+group_by = ["alertname", "cluster"]
+"""
+
+
+@pytest.fixture
+def grouped(tmp_path: Path, store: Store) -> Iterator[TestClient]:
+    home = tmp_path / "grouped"
+    home.mkdir()
+    (home / "healer.toml").write_text(GROUPED)
+    app = build_app(Settings(home=home), load_config(home / "healer.toml"), store, run_triage=False)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def outage_alert(instance: str, cluster: str, status: str = "firing") -> dict[str, object]:
+    return {
+        "status": status,
+        "labels": {"alertname": "DiskFull", "cluster": cluster, "instance": instance, "service": "payments"},
+        "annotations": {"summary": f"disk full on {instance}"},
+        "fingerprint": f"fp-{instance}",
+    }
+
+
+def test_group_by_folds_two_alerts_of_one_outage_into_one_incident(grouped: TestClient) -> None:
+    one = grouped.post("/alerts/am", json={"alerts": [outage_alert("db-1", "eu")]}).json()
+    # A different alert (its own fingerprint) of the same outage, plus one from another cluster.
+    two = grouped.post("/alerts/am", json={"alerts": [outage_alert("db-2", "eu"), outage_alert("db-9", "us")]}).json()
+    (first,) = one["alerts"]
+    same, other = two["alerts"]
+    assert first["outcome"] == "created" and (same["outcome"], same["incident_id"]) == (
+        "occurrence",
+        first["incident_id"],
+    )
+    assert other["outcome"] == "created" and other["incident_id"] != first["incident_id"]
+    incident = grouped.get(f"/incidents/{first['incident_id']}").json()
+    assert incident["occurrences"] == 2
+    members = grouped.get(f"/incidents/{first['incident_id']}/alerts").json()["items"]
+    assert [m["identity"] for m in members] == ["fp-db-2", "fp-db-1"]
+
+
+def test_group_by_folds_members_arriving_in_one_delivery(grouped: TestClient) -> None:
+    answer = grouped.post("/alerts/am", json={"alerts": [outage_alert("db-1", "eu"), outage_alert("db-2", "eu")]})
+    assert answer.status_code == 202, answer.text
+    first, second = answer.json()["alerts"]
+    assert (first["outcome"], second["outcome"]) == ("created", "occurrence")
+    assert first["incident_id"] == second["incident_id"]
+    members = grouped.get(f"/incidents/{first['incident_id']}/alerts").json()["items"]
+    assert sorted(m["identity"] for m in members) == ["fp-db-1", "fp-db-2"]
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        [outage_alert("db-1", "eu", "resolved"), outage_alert("db-2", "eu")],  # db-2 fires in the same delivery
+        [outage_alert("db-1", "eu", "resolved")],  # db-2 fired in the earlier delivery and never resolved
+    ],
+)
+def test_group_by_outage_stays_open_while_a_member_still_fires(
+    grouped: TestClient, second: list[dict[str, object]]
+) -> None:
+    # Regression: db-1's resolution closed the whole outage while db-2 still fired.
+    first = grouped.post("/alerts/am", json={"alerts": [outage_alert("db-1", "eu"), outage_alert("db-2", "eu")]})
+    incident_id = first.json()["alerts"][0]["incident_id"]
+    half = grouped.post("/alerts/am", json={"alerts": second}).json()
+    assert half["alerts"][0]["outcome"] == "resolved" and "fp-db-2" in half["alerts"][0]["reason"]
+    assert grouped.get(f"/incidents/{incident_id}").json()["status"] == "received"
+    done = grouped.post("/alerts/am", json={"alerts": [outage_alert("db-2", "eu", "resolved")]}).json()
+    assert done["alerts"][0]["outcome"] == "resolved"
+    assert grouped.get(f"/incidents/{incident_id}").json()["status"] == "resolved_by_source"
