@@ -70,8 +70,34 @@ def normalize(path: str) -> str:
     return "/".join(part for part in path.split("/") if part not in ("", "."))
 
 
+_C_ESCAPES = {"a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92}
+
+
+def unquote(path: str) -> str:
+    """A path as git writes it in a diff header: ``"a/caf\\303\\251.py"`` (C-quoted, octal bytes) or plain."""
+    if not (len(path) >= 2 and path.startswith('"') and path.endswith('"')):
+        return path
+    body, out, index = path[1:-1], bytearray(), 0
+    while index < len(body):
+        char = body[index]
+        if char != "\\" or index + 1 == len(body):
+            out += char.encode()
+            index += 1
+        elif body[index + 1] in "01234567":
+            digits = re.match(r"[0-7]{1,3}", body[index + 1 :])
+            assert digits is not None
+            out.append(int(digits.group(), 8) & 0xFF)
+            index += 1 + len(digits.group())
+        else:
+            out.append(_C_ESCAPES.get(body[index + 1], ord(body[index + 1])))
+            index += 2
+    return out.decode(errors="surrogateescape")
+
+
 def _strip(path: str) -> str:
-    path = path.strip().strip('"')
+    # Read quoted paths the way git apply does: a policy that read them otherwise could be walked around
+    # (".githu\\142/workflows/ci.yml" is .github/workflows/ci.yml to git).
+    path = unquote(path.strip())
     if path.startswith(("a/", "b/")):
         path = path[2:]
     return normalize(path)
@@ -118,10 +144,10 @@ def parse_diff(text: str) -> list[FileChange]:
                 current.mode = mode
             continue
         if line.startswith("rename from "):
-            current.kind, current.old_path = "rename", line[len("rename from ") :]
+            current.kind, current.old_path = "rename", normalize(unquote(line[len("rename from ") :]))
             continue
         if line.startswith("rename to "):
-            current.path = line[len("rename to ") :]
+            current.path = normalize(unquote(line[len("rename to ") :]))
             continue
         if line.startswith("GIT binary patch") or (line.startswith("Binary files ") and line.endswith(" differ")):
             current.binary = True
@@ -282,10 +308,45 @@ def plan_edits(cache: Path, commit: str, change: Change) -> list[FileChange]:
     return list(files.values())
 
 
+def paths_git_reads(repo: Path, diff: str) -> set[str] | None:
+    """The paths ``git apply`` itself would touch for ``diff`` (``--numstat`` reads the patch and applies
+    nothing); None when git cannot read it at all, which ``git apply`` will then refuse too."""
+    text = diff if diff.endswith("\n") else diff + "\n"
+    done = gitcmd.run(repo, "apply", "--numstat", "-z", "--recount", "-", input_bytes=text.encode(), check=False)
+    if done.returncode != 0:
+        return None
+    fields = done.stdout.decode(errors="surrogateescape").split("\0")
+    paths: set[str] = set()
+    index = 0
+    while index < len(fields):
+        record = fields[index]
+        if not record:
+            index += 1
+            continue
+        counts = record.split("\t", 2)
+        if len(counts) == 3 and counts[2]:
+            paths.add(normalize(counts[2]))
+            index += 1
+        else:  # a rename or copy: "added\tremoved\t" then the old and the new path as their own fields
+            paths.update(normalize(path) for path in fields[index + 1 : index + 3] if path)
+            index += 3
+    return paths
+
+
 def plan(cache: Path, commit: str, change: Change) -> Plan:
     """What the change will do to ``commit``, parsed and checked, before anything is written."""
     if change.diff is not None:
-        return Plan(files=parse_diff(change.diff), diff=change.diff)
+        the_plan = Plan(files=parse_diff(change.diff), diff=change.diff)
+        # The policy judges the paths read from the headers; git must mean exactly those paths, or a
+        # header written to be misread could slip a file past the policy.
+        git_reads = paths_git_reads(cache, change.diff)
+        if git_reads is not None and git_reads != set(the_plan.paths):
+            raise InvalidChange(
+                f"`path-inside-repo`: the diff's headers name {sorted(the_plan.paths)} but git would change "
+                f"{sorted(git_reads)}; send a unified diff as `git diff` writes it (a/ and b/ prefixes, one path "
+                "per header), or structured edits instead"
+            )
+        return the_plan
     return Plan(files=plan_edits(cache, commit, change), diff=None)
 
 

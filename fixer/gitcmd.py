@@ -29,6 +29,9 @@ def git_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
         {
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_CONFIG_NOSYSTEM": "1",
+            # Every path the fixer hands git is a file name, never a pattern: `git add -- '*'` must not
+            # stage the whole tree because an agent named a file "*".
+            "GIT_LITERAL_PATHSPECS": "1",
             "LC_ALL": "C",
             "GIT_AUTHOR_NAME": "devops-healer",
             "GIT_AUTHOR_EMAIL": "devops-healer@users.noreply.invalid",

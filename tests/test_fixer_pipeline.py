@@ -212,3 +212,22 @@ def test_local_review_merges_and_closes(setup: Setup) -> None:
     assert close(setup.records, 2).state == "closed"
     with pytest.raises(Exception, match="already closed"):
         close(setup.records, 2)
+
+
+def test_planned_paths_reach_git_as_names_not_patterns(tmp_path: Path) -> None:
+    # Paths reach `git add` as literal names. Deleting a file called "[R]EADME.md" must not also stage
+    # README.md, which the glob [R]EADME.md matches and which the test run rewrote.
+    setup = Setup(tmp_path)
+    (setup.source / "[R]EADME.md").write_text("odd name\n")
+    git(setup.source, "add", "-A")
+    git(setup.source, "commit", "-q", "-m", "an odd file name")
+    setup.bare = ensure_bare_remote(str(setup.source), tmp_path / "forge" / "calc2.git")
+    setup.forge = LocalForge("calc", setup.bare, setup.records)
+    rewrite = "import pathlib; pathlib.Path('README.md').write_text('rewritten by the test run')"
+    setup.spec = setup.spec.model_copy(update={"test_command": f'{sys.executable} -c "{rewrite}"'})
+    change = Change(
+        edits=[Edit(path="app/calc.py", old="return a - b", new="return a + b"), Edit(path="[R]EADME.md", delete=True)]
+    )
+    result = setup.fixer.submit(setup.spec, setup.request(change), setup.forge)
+    changed = git(setup.bare, "diff", "--name-only", "main", result.commit).split("\n")
+    assert sorted(filter(None, changed)) == ["[R]EADME.md", "app/calc.py"]

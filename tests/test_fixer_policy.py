@@ -35,6 +35,23 @@ LcmZQzWMT#Y01f~L
 literal 0
 HcmV?d00001
 """
+# The workflow's path C-quoted as git quotes unusual names ("\\142" is "b"): git apply writes
+# .github/workflows/ci.yml, so the policy must read the header the same way.
+QUOTED_WORKFLOW_DIFF = """diff --git "a/.githu\\142/workflows/ci.yml" "b/.githu\\142/workflows/ci.yml"
+index 1111111..2222222 100644
+--- "a/.githu\\142/workflows/ci.yml"
++++ "b/.githu\\142/workflows/ci.yml"
+@@ -1 +1 @@
+-on: push
++on: [push, workflow_dispatch]
+"""
+# Headers without a/ b/ prefixes: git strips one component (-p1) and would write calc.py, not app/calc.py.
+UNPREFIXED_DIFF = """--- app/calc.py
++++ app/calc.py
+@@ -5 +5 @@
+-    return a - b
++    return a + b
+"""
 
 
 def edit(path: str, content: str) -> Change:
@@ -51,6 +68,8 @@ CASES = [
     ("deny-list", edit(".github/workflows/ci.yml", "on: [push]\n"), {}),  # CI workflows
     ("deny-list", edit("config/.env.production", "A=1\n"), {}),  # env files anywhere
     ("deny-list", edit("certs/server.pem", "cert\n"), {}),  # keys and certificates
+    ("deny-list", Change(diff=QUOTED_WORKFLOW_DIFF), {}),  # a quoted header names the workflow too
+    ("path-inside-repo", Change(diff=UNPREFIXED_DIFF), {}),  # headers and git disagree on the path
     ("deny-list", edit(".coderabbit.yaml", "reviews: {}\n"), {}),  # the reviewer's own settings
     ("deny-list", edit("CODEOWNERS", "* @someone\n"), {}),  # who must review
     ("deny-list", edit("app/custom.txt", "x\n"), {"extra_deny": ["app/*.txt"]}),  # a repo's own rule
@@ -95,3 +114,20 @@ def test_rule_refuses_and_nothing_is_written(tmp_path: Path, rule: str, change: 
     assert git(cache, "for-each-ref", "--format=%(refname)", "refs/heads").split() == []
     assert not list((tmp_path / "ws").glob("attempt-*")) and records.calls == []
     assert not (tmp_path / "outside.py").exists()
+
+
+@pytest.mark.parametrize(
+    ("header", "path"),
+    [
+        ('"a/.githu\\142/workflows/ci.yml"', ".github/workflows/ci.yml"),  # octal escape
+        ('"b/caf\\303\\251.py"', "café.py"),  # UTF-8 bytes, as git quotes them by default
+        ('"a/tab\\there.txt"', "tab\there.txt"),  # C escapes
+        ('"a/q\\"uote.txt"', 'q"uote.txt'),  # an escaped quote
+        ("a/plain.py", "plain.py"),  # not quoted: as written
+    ],
+)
+def test_diff_headers_are_read_as_git_reads_them(header: str, path: str) -> None:
+    from fixer.change import parse_diff
+
+    (item,) = parse_diff(f"--- {header}\n+++ {header}\n@@ -1 +1 @@\n-a\n+b\n")
+    assert item.path == path
