@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 import tomllib
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from server.errors import ConfigError
@@ -14,7 +18,7 @@ from server.sources.errors import SourceNotFound, SourceUnauthorized
 from server.sources.intake import AlertIntake
 from server.sources.kestra import KestraAlert
 
-from .conftest import FakeClock
+from .conftest import HEALER, FakeClock, free_port, healer_env, start_server
 from .sns_ca import RecordingFetcher
 
 TWO_ALERTMANAGERS = """
@@ -176,3 +180,82 @@ def test_kestra_contract_is_published_with_descriptions() -> None:
         "link",
     ):
         assert schema["properties"][name]["description"], name
+
+
+# `healer serve` as a real process: what it refuses before it binds, and what it warns about.
+AM_WITHOUT_SECRET = '[sources.am-edge]\ntype = "alertmanager"\n'
+AM_WITH_SECRET = '[sources.am-edge]\ntype = "alertmanager"\nbearer_token = "edge-token-5e"\n'
+CW_ANY_TOPIC = '[sources.cw]\ntype = "cloudwatch"\nmax_age_seconds = 60\n'
+
+
+def serve_env(home: Path, toml: str, *, api_token: bool = True) -> dict[str, str]:
+    home.mkdir(exist_ok=True)
+    (home / "healer.toml").write_text(toml)
+    return healer_env(home, **({"HEALER_API_TOKEN": "api-token-for-tests-3f9a"} if api_token else {}))
+
+
+@pytest.mark.parametrize(
+    ("toml", "named"),
+    [
+        (AM_WITHOUT_SECRET, "am-edge"),  # Alertmanager with neither bearer token nor basic auth
+        (CW_ANY_TOPIC, "cw"),  # CloudWatch without topic_arns: any AWS account's topic could sign
+        (AM_WITH_SECRET + CW_ANY_TOPIC, "cw"),  # one open source is enough to refuse
+    ],
+)
+def test_serve_on_all_interfaces_refuses_a_source_without_a_secret(tmp_path: Path, toml: str, named: str) -> None:
+    env = serve_env(tmp_path / "home", toml)
+    done = subprocess.run(
+        [HEALER, "serve", "--host", "0.0.0.0", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "refusing to listen on 0.0.0.0" in done.stderr and named in done.stderr
+    assert "edge-token-5e" not in done.stderr + done.stdout
+
+
+def test_serve_on_all_interfaces_starts_when_every_source_has_a_secret(tmp_path: Path) -> None:
+    running = start_server(serve_env(tmp_path / "home", AM_WITH_SECRET), tmp_path / "serve.log", host="0.0.0.0")
+    try:
+        # The source's own secret lets its deliveries in without the API token; anything else is refused.
+        url = f"{running.url}/alerts/am-edge"
+        good = httpx.post(url, json={"alerts": []}, headers={"Authorization": "Bearer edge-token-5e"}, timeout=5)
+        wrong = httpx.post(url, json={"alerts": []}, headers={"Authorization": "Bearer guess"}, timeout=5)
+        assert (good.status_code, wrong.status_code) == (202, 401), good.text
+    finally:
+        running.stop()
+    assert "unauthenticated" not in running.log.read_text()
+
+
+def test_serve_on_loopback_starts_and_says_which_sources_are_unauthenticated(tmp_path: Path) -> None:
+    env = serve_env(tmp_path / "home", AM_WITHOUT_SECRET, api_token=False)
+    port = free_port()
+    stderr = tmp_path / "stderr.log"
+    with stderr.open("wb") as handle:
+        process = subprocess.Popen(
+            [HEALER, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=handle,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                assert process.poll() is None, stderr.read_text()
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, stderr.read_text()
+                time.sleep(0.1)
+            # Open on loopback: a delivery without credentials is taken.
+            taken = httpx.post(f"http://127.0.0.1:{port}/alerts/am-edge", json={"alerts": []}, timeout=5)
+            assert taken.status_code == 202, taken.text
+        finally:
+            process.terminate()
+            process.wait(10)
+    warning = [line for line in stderr.read_text().splitlines() if "unauthenticated" in line]
+    assert len(warning) == 1 and "am-edge" in warning[0] and "loopback" in warning[0]

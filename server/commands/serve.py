@@ -184,7 +184,10 @@ def run(args: argparse.Namespace) -> int:
             f"{', '.join(open_sources)}. Configure their secrets in [sources.<name>] of healer.toml."
         )
     if open_sources:
-        log.warning("alert sources accepting unsigned deliveries (loopback only): %s", ", ".join(open_sources))
+        log.warning(
+            "alert sources without a secret accept unauthenticated deliveries (allowed on loopback only): %s",
+            ", ".join(open_sources),
+        )
     try:
         store = Store.open(
             settings.resolved_database_url,
