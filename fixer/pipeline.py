@@ -65,7 +65,9 @@ class Fixer:
             base = self.workspace.base(cache, spec, request.incident_id)
             existing = forge.find_open(request.incident_id, branch)
             start = base.head if (base.branch_exists and existing is not None) else base.commit
-            if base.branch_exists and existing is not None:
+            if base.branch_exists:
+                # Whether or not a PR is open, a branch that carries someone else's commit is theirs now:
+                # the push below would otherwise force over it.
                 self._refuse_if_taken_over(cache, spec, forge, existing, branch, base.commit, base.head)
             step("check", 0.15)
             the_plan = change.plan(cache, start, request.change)
@@ -179,15 +181,16 @@ class Fixer:
         )
 
     def _refuse_if_taken_over(
-        self, cache: Path, spec: RepoSpec, forge: Forge, existing: PullRequest, branch: str, base: str, head: str
+        self, cache: Path, spec: RepoSpec, forge: Forge, existing: PullRequest | None, branch: str, base: str, head: str
     ) -> None:
         others = [a for a in self.workspace.authors_since(cache, base, head) if a != spec.bot.email]
         if others:
-            forge.comment(
-                existing.number,
-                f"devops-healer has a new change for this incident, but {others[0]} has pushed to `{branch}`, so the "
-                "bot will not push here any more. The change was not applied; a person owns this branch now.",
-            )
+            if existing is not None:
+                forge.comment(
+                    existing.number,
+                    f"devops-healer has a new change for this incident, but {others[0]} has pushed to `{branch}`, so "
+                    "the bot will not push here any more. The change was not applied; a person owns this branch now.",
+                )
             raise BranchTakenOver(branch, others[0])
 
     def _open_or_update(

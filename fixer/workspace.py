@@ -77,8 +77,24 @@ class Workspace:
     def source(self, spec: RepoSpec) -> str:
         return str(spec.path) if spec.path is not None else str(spec.url)
 
+    @contextlib.contextmanager
+    def repo_lock(self, spec: RepoSpec) -> Iterator[None]:
+        """One writer of a repository's cache at a time, across processes (creating it, its remotes, fetches)."""
+        locks = self.root / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        with (locks / f"repo-{gitcmd.safe_ref(spec.name)}.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def sync(self, spec: RepoSpec, forge_url: str, auth_env: dict[str, str], secrets: list[str]) -> Path:
         """Create or fetch the cache: the default branch from the source, bot branches from the forge."""
+        with self.repo_lock(spec):
+            return self._sync(spec, forge_url, auth_env, secrets)
+
+    def _sync(self, spec: RepoSpec, forge_url: str, auth_env: dict[str, str], secrets: list[str]) -> Path:
         cache = self.cache_dir(spec)
         if not (cache / "HEAD").exists():
             cache.parent.mkdir(parents=True, exist_ok=True)
@@ -197,6 +213,6 @@ class Workspace:
                 gitcmd.run(cache, "worktree", "prune", check=False)
 
     def authors_since(self, cache: Path, base: str, head: str) -> list[str]:
-        """Author emails of the commits on ``head`` that ``base`` does not have."""
-        text = gitcmd.out(cache, "log", "--format=%ae", f"{base}..{head}", "--")
-        return [line for line in text.splitlines() if line]
+        """Author and committer emails of the commits on ``head`` that ``base`` does not have."""
+        text = gitcmd.out(cache, "log", "--format=%ae%n%ce", f"{base}..{head}", "--")
+        return list(dict.fromkeys(line for line in text.splitlines() if line))

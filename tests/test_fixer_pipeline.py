@@ -188,6 +188,28 @@ def test_a_person_who_pushes_to_the_branch_takes_it_over(setup: Setup) -> None:
     assert "will not push here any more" in setup.records.comments(1)[0].body
 
 
+@pytest.mark.parametrize("identity", ["author", "committer"])
+def test_a_persons_commit_on_the_branch_is_never_forced_over_even_with_no_pr_open(setup: Setup, identity: str) -> None:
+    # The bot's PR was closed, a person kept working on its branch; a new attempt must not force over it.
+    setup.fixer.submit(setup.spec, setup.request(setup.diff(ADD_FIX)), setup.forge)
+    close(setup.records, 1)
+    human = setup.tmp / "human"
+    git(setup.tmp, "clone", "-q", str(setup.bare), str(human))
+    git(human, "checkout", "-q", "healer/INC-20261122-0001")
+    (human / "NOTES.md").write_text("still on it\n")
+    git(human, "add", "-A")
+    # As the bot's author with a person committing (a cherry-pick, a rebase), or as the person outright.
+    who = ["-c", "user.name=Dev", "-c", "user.email=dev@example.com"]
+    bot = "devops-healer[bot] <devops-healer@users.noreply.invalid>"
+    author = ["--author", bot] if identity == "committer" else []
+    git(human, *who, "commit", "-q", *author, "-m", "mine now")
+    git(human, "push", "-q", "origin", "healer/INC-20261122-0001")
+    head = git(setup.bare, "rev-parse", "healer/INC-20261122-0001")
+    with pytest.raises(BranchTakenOver, match=r"dev@example\.com"):
+        setup.fixer.submit(setup.spec, setup.request(setup.diff(MUL_FIX)), setup.forge)
+    assert git(setup.bare, "rev-parse", "healer/INC-20261122-0001") == head
+
+
 def test_the_open_pull_request_cap_holds_a_new_fix_back(tmp_path: Path) -> None:
     setup = Setup(tmp_path, policy=PolicyConfig(max_open_prs=1, verify_before=False))
     setup.fixer.submit(setup.spec, setup.request(setup.diff(ADD_FIX)), setup.forge)
