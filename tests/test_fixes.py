@@ -162,3 +162,39 @@ def test_two_processes_submitting_for_one_incident_make_one_pull_request(tmp_pat
     assert len(StorePullRequests(store).list_prs()) == 1
     store.close()
     assert git(bare, "rev-list", "--count", "main..healer/INC-20261122-0009").strip() == "2"
+
+
+def test_the_pull_request_cap_holding_a_fix_back_is_said_on_the_incident(tmp_path: Path) -> None:
+    source = make_calc_repo(tmp_path / "calc")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "healer.toml").write_text(
+        f'[repos.calc]\npath = "{source}"\nservices = ["calc"]\n[repos.calc.policy]\nmax_open_prs = 1\n'
+    )
+    server = start_server(healer_env(home), tmp_path / "server.log")
+    try:
+        answers = []
+        for error in ("add returned -1 for 2+3", "mul returned 7 for 2*3"):
+            iid = httpx.post(f"{server.url}/incidents", json={"service": "calc", "error": error}).json()["id"]
+            wait_until_triaged(server.url, iid)
+            claimed = httpx.post(f"{server.url}/incidents/{iid}/claim", json={"agent": "kestra"})
+            assert claimed.status_code == 200, claimed.text
+            body = {
+                "change": {"edits": [{"path": f"app/fix_{len(answers)}.py", "create": "x = 1\n"}]},
+                "summary": "a fix",
+                "explanation": "a change for the cap",
+                "agent": "kestra",
+            }
+            answers.append((iid, httpx.post(f"{server.url}/incidents/{iid}/fix", json=body, timeout=120)))
+        (_first, opened), (second, held) = answers
+        assert opened.status_code == 200, opened.text
+        assert held.status_code == 409 and "cap" in held.json()["error"]["message"]
+        incident = httpx.get(f"{server.url}/incidents/{second}").json()
+        assert incident["status"] == "pending" and incident["pull_request"] is None
+        timeline = httpx.get(f"{server.url}/incidents/{second}/timeline").json()
+        events = timeline["items"] if isinstance(timeline, dict) else timeline
+        (held_back,) = [event for event in events if event["event"] == "held_back"]
+        assert "cap" in held_back["detail"]["why"]
+        assert git(source, "branch", "--list").strip() == "* main"  # the user's clone is untouched
+    finally:
+        server.stop()
