@@ -48,6 +48,13 @@ class Setup:
         return git(self.bare, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
 
 
+def assert_no_worktree_left(setup: Setup) -> None:
+    """Neither an attempt folder nor git's record of a worktree outlives the attempt."""
+    assert not list((setup.tmp / "workspaces").glob("attempt-*"))
+    listed = git(setup.workspace.cache_dir(setup.spec), "worktree", "list", "--porcelain")
+    assert listed.count("worktree ") == 1  # the cache itself
+
+
 @pytest.fixture
 def setup(tmp_path: Path) -> Setup:
     return Setup(tmp_path)
@@ -133,6 +140,7 @@ def test_patch_that_does_not_apply_names_hunk_file_line_and_current_text(setup: 
     assert "return a - b" in message  # the current text, so the agent can retry
     assert "get_repository_context with file_path=app/calc.py" in message
     assert setup.remote_branches() == ["main"]
+    assert_no_worktree_left(setup)
 
 
 def test_edit_that_matches_nothing_shows_the_closest_text(setup: Setup) -> None:
@@ -159,7 +167,7 @@ def test_unverified_change_opens_a_draft_with_the_output(tmp_path: Path, command
     assert result.verification.verdict == verdict
     pr = setup.records.get(1)
     assert pr is not None and pr.draft and "draft" in pr.body
-    assert not list((tmp_path / "workspaces").glob("attempt-*"))
+    assert_no_worktree_left(setup)
 
 
 def test_refuse_unverified_when_the_policy_says_so(tmp_path: Path) -> None:
@@ -170,6 +178,7 @@ def test_refuse_unverified_when_the_policy_says_so(tmp_path: Path) -> None:
     with pytest.raises(VerificationRefused, match="refuses unverified"):
         setup.fixer.submit(setup.spec, setup.request(setup.diff(ADD_FIX)), setup.forge)
     assert setup.remote_branches() == ["main"] and setup.records.list_prs() == []
+    assert_no_worktree_left(setup)
 
 
 def test_a_person_who_pushes_to_the_branch_takes_it_over(setup: Setup) -> None:
