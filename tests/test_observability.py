@@ -176,6 +176,28 @@ def test_the_feed_replays_after_last_event_id(server: ServerProcess) -> None:
     assert got and got[0]["incident_id"] == new and got[0]["event"] == "received"
 
 
+def test_a_feed_on_one_replica_carries_what_another_replica_wrote(server: ServerProcess, tmp_path: Path) -> None:
+    # Two `healer serve` processes on one store (SQLite file, or PostgreSQL in CI): the feed is built on
+    # the timeline table, so a browser on either sees every change, whichever process made it.
+    other = start_server(server.env, tmp_path / "other.log")
+    try:
+        first = httpx.post(f"{server.url}/incidents", json={"service": "payments", "error": "first"}).json()["id"]
+        wait_until_triaged(server.url, first)
+        history = httpx.get(f"{server.url}/incidents/{first}/timeline").json()
+        last = max(event["id"] for event in history)
+        got: list[dict[str, object]] = []
+        reader = threading.Thread(
+            target=lambda: got.extend(read_events(server.url, headers={"last-event-id": str(last)}, want=1))
+        )
+        reader.start()
+        time.sleep(0.5)
+        new = httpx.post(f"{other.url}/incidents", json={"service": "search", "error": "via the other replica"})
+        reader.join(15)
+        assert got and got[0]["incident_id"] == new.json()["id"] and got[0]["event"] == "received"
+    finally:
+        other.stop()
+
+
 def test_the_server_stops_promptly_with_feed_connections_open(server: ServerProcess) -> None:
     opened = threading.Event()
 
