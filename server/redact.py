@@ -109,12 +109,26 @@ def redact(text: str) -> str:
     return text
 
 
+# A key that names a credential: its string value is a secret whatever it looks like
+# ({"password": "hunter22"} carries no pattern of its own).
+_SECRET_KEY = re.compile(
+    r"(?i)(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret"
+    r"|private[_-]?key|credentials?)"
+)
+
+
 def redact_value(value: Any) -> Any:
-    """Redact strings anywhere inside JSON-like data (dicts, lists, strings)."""
+    """Redact strings anywhere inside JSON-like data (dicts, lists, strings), and every string value
+    whose key names a credential."""
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {key: redact_value(item) for key, item in value.items()}
+        return {
+            key: "[REDACTED:password]"
+            if isinstance(item, str) and item and isinstance(key, str) and _SECRET_KEY.search(key)
+            else redact_value(item)
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         return [redact_value(item) for item in value]
     return value

@@ -63,3 +63,18 @@ def test_nested_values_are_redacted() -> None:
     data = {"labels": {"token": f"bearer {GH}"}, "list": [f"x {GH}"], "n": 3}
     out = redact_value(data)
     assert GH not in str(out) and out["n"] == 3
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        # a key that names a credential hides its value, however plain the value looks
+        ({"password": "hunter22"}, {"password": "[REDACTED:password]"}),
+        ({"db": {"api_key": "abcd1234", "host": "db1"}}, {"db": {"api_key": "[REDACTED:password]", "host": "db1"}}),
+        ({"labels": [{"client_secret": "s3"}]}, {"labels": [{"client_secret": "[REDACTED:password]"}]}),
+        # other keys, and values that are not text, are kept
+        ({"service": "payments", "secret_count": 3}, {"service": "payments", "secret_count": 3}),
+    ],
+)
+def test_values_under_credential_keys_are_redacted(data: dict, expected: dict) -> None:
+    assert redact_value(data) == expected
