@@ -236,8 +236,10 @@ class FixService:
             addresses=submission.addresses,
         )
         open_pr = incident.automation != "patch"
-        forge = self.forges(repo)
         try:
+            # Inside the try: a forge that cannot be set up (a GitHub App without its key, say) is a failed
+            # attempt like any other, never an incident left in `fixing` until its lease runs out.
+            forge = self.forges(repo)
             result = self.fixer.submit(spec, request, forge, progress, open_pull_request=open_pr)
         except ChangeRefused as exc:
             self._back_to_agent(incident_id, agent, exc, counts=False)

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from fixer.forge import Forge
 from fixer.models import Change, Edit
 from server.approvals import answer, expire_due
 from server.attempts import dead_letters, retry
@@ -212,4 +213,28 @@ def test_rest_and_cli_faces(tmp_path: Path) -> None:
     )
     broken = subprocess.run([HEALER, "rules", "check"], env=env, capture_output=True, text=True, timeout=60)
     assert broken.returncode == 1 and "routing.rules" in broken.stdout and ":" in broken.stdout.split()[0]
+    store.close()
+
+
+def test_a_forge_that_cannot_be_set_up_fails_the_attempt_instead_of_leaving_it_fixing(tmp_path: Path) -> None:
+    from fixer.errors import ForgeAuthError
+
+    config = config_for(tmp_path)
+    store = Store.open(f"sqlite:///{tmp_path / 'h.db'}")
+
+    def no_forge(repo: object) -> Forge:
+        raise ForgeAuthError("the GitHub App private key is not set (HEALER_GITHUB_APP_PRIVATE_KEY)")
+
+    service = FixService(store, config, Settings(home=tmp_path / "home"), forges=no_forge)
+    iid = report(store, config)
+    store.claim(iid, agent="cline")
+    change = Change(edits=[Edit(path="app/x.py", create="X = 1\n")])
+    with pytest.raises(ForgeAuthError):
+        service.submit(
+            iid, FixSubmission(change=change, summary="set x", explanation="x was unset at start"), agent="cline"
+        )
+    incident = store.get(iid)
+    # A credentials problem is permanent: humans see it in the dead-letter queue with the reason.
+    assert incident.status == Status.dead_letter and incident.claim is None
+    assert "HEALER_GITHUB_APP_PRIVATE_KEY" in str([e.detail for e in store.timeline(iid)])
     store.close()
