@@ -32,6 +32,21 @@ from server.store.prs import StorePullRequests
 
 log = logging.getLogger(__name__)
 
+#: Changes refused before they ran (policy, a patch that does not apply) that one incident takes in a
+#: row before it goes to the dead-letter queue: a refusal is the agent's to fix, but not for ever.
+MAX_REFUSALS = 10
+
+
+class TooManyRefusals(FixerError):
+    permanent = True
+
+    def __init__(self, limit: int, last: FixerError) -> None:
+        super().__init__(
+            f"{limit} changes in a row were refused before they ran (the last: {last.message[:500]}); the incident "
+            "is in the dead-letter queue for a person to look at"
+        )
+
+
 Progress = Callable[[str, float], None]
 
 
@@ -318,6 +333,11 @@ class FixService:
             if attempts >= self.store.max_attempts:
                 self._failed(incident_id, agent, exc)
                 return
+        elif self._refusals_in_a_row(incident_id) + 1 >= MAX_REFUSALS:
+            # An agent that keeps sending changes the policy refuses would hold the lease for ever.
+            too_many = TooManyRefusals(MAX_REFUSALS, exc)
+            self._failed(incident_id, agent, too_many)
+            raise too_many from exc
         now = self.store.clock.now()
         with self.store.write() as connection:
             row = queries.incident_row(connection, incident_id, for_update=True)
@@ -328,7 +348,7 @@ class FixService:
                 now=now,
                 actor=f"agent:{agent}",
                 event="fix_refused",
-                detail={"error": type(exc).__name__, "message": exc.message[:2000]},
+                detail={"error": type(exc).__name__, "message": exc.message[:2000], "counted": counts},
                 updates={
                     "claim_holder": agent,
                     "claim_expires_at": now + self.store.lease,
@@ -336,6 +356,16 @@ class FixService:
                 },
                 row=row,
             )
+
+    def _refusals_in_a_row(self, incident_id: str) -> int:
+        """Changes refused up front since the last change that ran, or since a person's retry."""
+        count = 0
+        for event in reversed(self.store.timeline(incident_id, limit=10_000)):
+            if event.event == "fix_refused" and not event.detail.get("counted", False):
+                count += 1
+            elif event.event in ("fix_refused", "fix_failed", "pr_opened", "pr_updated", "patch_pushed", "retried"):
+                break
+        return count
 
     def _held_back(self, incident_id: str, exc: OpenPullRequestCapReached) -> None:
         now = self.store.clock.now()

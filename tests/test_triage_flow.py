@@ -238,3 +238,31 @@ def test_a_forge_that_cannot_be_set_up_fails_the_attempt_instead_of_leaving_it_f
     assert incident.status == Status.dead_letter and incident.claim is None
     assert "HEALER_GITHUB_APP_PRIVATE_KEY" in str([e.detail for e in store.timeline(iid)])
     store.close()
+
+
+def test_an_agent_whose_changes_keep_being_refused_does_not_hold_the_incident_for_ever(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import server.fixes
+    from fixer.errors import ChangeRefused
+
+    monkeypatch.setattr(server.fixes, "MAX_REFUSALS", 3)
+    config = config_for(tmp_path)
+    store = Store.open(f"sqlite:///{tmp_path / 'h.db'}")
+    service = FixService(store, config, Settings(home=tmp_path / "home"))
+    iid = report(store, config)
+    store.claim(iid, agent="cline")
+    refused = FixSubmission(
+        change=Change(edits=[Edit(path=".github/workflows/ci.yml", create="on: push\n")]),
+        summary="touch ci",
+        explanation="the deny-list refuses this every time",
+    )
+    for _ in range(2):
+        with pytest.raises(ChangeRefused, match="deny-list"):
+            service.submit(iid, refused, agent="cline")
+        assert store.get(iid).status == Status.claimed  # still the agent's to fix, no attempt counted
+    with pytest.raises(server.fixes.TooManyRefusals, match="3 changes in a row were refused"):
+        service.submit(iid, refused, agent="cline")
+    incident = store.get(iid)
+    assert incident.status == Status.dead_letter and incident.claim is None
+    store.close()
