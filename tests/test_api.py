@@ -160,6 +160,63 @@ def test_openapi_describes_what_the_server_answers(client: TestClient) -> None:
     assert "Idempotency-Key" in str(spec["paths"]["/incidents"]["post"]["parameters"])
 
 
+def _validate_answer(spec: dict[str, Any], method: str, path: str, response: Any) -> None:
+    """The answer validates against what /openapi.json documents for its route and status."""
+    status = str(response.status_code)
+    described = spec["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+    assert described == {"$ref": "#/components/schemas/Error"}
+    jsonschema.validate(response.json(), {**described, "components": spec["components"]})
+
+
+def test_openapi_documents_the_error_answers(healer_home: Path, store: Store) -> None:
+    with make_client(healer_home, store, api_token=SecretStr("s3cret-token"), max_body_bytes=2000) as guarded:
+        spec = guarded.get("/openapi.json").json()
+        auth = {"Authorization": "Bearer s3cret-token"}
+        calls = [
+            # a body that is not a report: our 422, not FastAPI's {"detail": [...]}
+            ("post", "/incidents", guarded.post("/incidents", json={"sevrity": "high"}, headers=auth), 422),
+            # a query parameter out of range, refused by FastAPI's own validation
+            ("get", "/incidents", guarded.get("/incidents?limit=0", headers=auth), 422),
+            ("get", "/incidents/{incident_id}", guarded.get("/incidents/INC-20990101-0001", headers=auth), 404),
+            (
+                "get",
+                "/incidents/{incident_id}/timeline",
+                guarded.get("/incidents/INC-20990101-0001/timeline", headers=auth),
+                404,
+            ),
+            # refused by the body limit before the route reads it
+            ("post", "/incidents", guarded.post("/incidents", json={"log": "x" * 5000}, headers=auth), 413),
+            # refused by the token guard
+            ("get", "/incidents", guarded.get("/incidents"), 401),
+            ("post", "/incidents", guarded.post("/incidents", json={"error": "e"}), 401),
+        ]
+        for method, path, response, status in calls:
+            assert response.status_code == status, (path, response.text)
+            _validate_answer(spec, method, path, response)
+        assert guarded.get("/docs").status_code == 200  # open, like /openapi.json read above without a token
+    assert "HTTPValidationError" not in str(spec)
+    assert spec["components"]["securitySchemes"] == {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "HEALER_API_TOKEN"}
+    }
+    secured = {
+        path: [operation.get("security") for operation in operations.values()]
+        for path, operations in spec["paths"].items()
+    }
+    assert secured["/incidents"] == [[{"bearer": []}], [{"bearer": []}]]
+    assert secured["/incidents/{incident_id}"] == [[{"bearer": []}]]
+    for open_path in ("/health", "/healthz", "/readyz"):  # open to load balancers, as the guard leaves them
+        assert secured[open_path] == [None]
+        assert "401" not in spec["paths"][open_path]["get"]["responses"]
+    assert {"401", "409", "413", "422"} <= set(spec["paths"]["/incidents"]["post"]["responses"])
+
+
+def test_openapi_without_a_token_declares_no_security(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "securitySchemes" not in spec["components"]
+    answering_401 = {path for path, ops in spec["paths"].items() for op in ops.values() if "401" in op["responses"]}
+    assert answering_401 == {"/alerts/{source}", "/github/webhook"}  # they check their own signatures
+
+
 def test_orchestrators_claim_and_release_over_rest(client: TestClient) -> None:
     iid = client.post("/incidents", json={"service": "payments", "error": "pool exhausted"}).json()["id"]
     triage_received(client.app.state.healer.store)  # type: ignore[attr-defined]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 
@@ -20,6 +19,7 @@ from server.api import (
     health,
     incidents,
     metrics,
+    openapi,
     reviews,
     rules,
 )
@@ -69,10 +69,11 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     errors.install(app)
-    _document_request_bodies(app)
     token = state.settings.api_token
+    guarded = token is not None and bool(token.get_secret_value())
+    openapi.install(app, guarded=guarded, self_authenticated=_self_authenticated(state))
     app.state.sessions = sessions = Sessions(token.get_secret_value() if token is not None else None)
-    if token is not None and token.get_secret_value():
+    if token is not None and guarded:
         app.add_middleware(
             BearerToken,
             token=token.get_secret_value(),
@@ -92,22 +93,3 @@ def _self_authenticated(state: AppState) -> list[str]:
     if state.alerts is not None:
         paths += [f"/alerts/{name}" for name, config in state.alerts.intake.sources.items() if config.verification()]
     return paths
-
-
-def _document_request_bodies(app: FastAPI) -> None:
-    """Routes that parse their own body (the intake hot path) still get its schema in /openapi.json."""
-    from fastapi.openapi.utils import get_openapi
-
-    from server.models import IncidentIn
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-            body = IncidentIn.model_json_schema(ref_template="#/components/schemas/{model}")
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(body.pop("$defs", {}))
-            components["IncidentIn"] = body
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

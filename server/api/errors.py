@@ -7,10 +7,33 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fixer.errors import ChangeRefused, FixerError, ForgeError, VerificationRefused, WorkspaceError
 from server.errors import HealerError, InvalidInput
+
+
+class Problem(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorDetail(BaseModel):
+    """What failed; some errors add context (``permanent``, ``rule``) beyond the fields named here."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="What happened, e.g. InvalidInput, IncidentNotFound, Unauthorized, BodyTooLarge.")
+    message: str = Field(description="What failed, why, and what to send instead.")
+    field: str | None = Field(default=None, description="The input at fault, when one is; absent otherwise.")
+    problems: list[Problem] | None = Field(default=None, description="Every invalid field (422 on a bad body).")
+
+
+class Error(BaseModel):
+    """Every error answer: ``{"error": {"type", "message", "field"?, ...}}``."""
+
+    error: ErrorDetail
 
 
 def error_body(kind: str, message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:

@@ -136,6 +136,7 @@ class ReleaseIn(BaseModel):
     summary="Claim an incident (or renew the claim)",
     description="The REST twin of the MCP tool claim_incident, for orchestrators that fix over REST. "
     "409 when someone else holds it or it is not claimable.",
+    responses={409: {"description": "Someone else holds the claim, or the incident is not claimable"}},
 )
 def claim_incident(incident_id: IncidentId, body: ClaimIn, state: Annotated[AppState, Depends(app_state)]) -> Incident:
     return state.store.claim(incident_id, agent=body.agent, lease_seconds=body.lease_seconds)
@@ -145,6 +146,7 @@ def claim_incident(incident_id: IncidentId, body: ClaimIn, state: Annotated[AppS
     "/incidents/{incident_id}/release",
     response_model=Incident,
     summary="Give a claimed incident back to the queue",
+    responses={409: {"description": "Not claimed by this agent"}},
 )
 def release_incident(
     incident_id: IncidentId, body: ReleaseIn, state: Annotated[AppState, Depends(app_state)]
