@@ -18,6 +18,10 @@ class Finding(BaseModel):
     prompt_for_agents: str | None = None
     url: str | None = None
     resolved: bool = False
+    check_name: str | None = Field(default=None, description="A failing check's name (check run or suite).")
+    conclusion: str | None = Field(default=None, description="A failing check's conclusion: failure, timed_out ...")
+    summary: str | None = Field(default=None, description="A failing check's output summary (or title).")
+    details_url: str | None = Field(default=None, description="Where the check's log is.")
 
 
 class Verdict(BaseModel):
@@ -25,6 +29,10 @@ class Verdict(BaseModel):
     state: str
     commit: str | None
     stale: bool
+    actionable_comments: int | None = Field(
+        default=None,
+        description='CodeRabbit\'s count from its review body ("Actionable comments posted: N"); None for others.',
+    )
 
 
 class FixFeedback(BaseModel):

@@ -5,6 +5,8 @@ review | comment | merge | close``) both turn what happened into ``ReviewEvent``
 ``apply``: one code path, whichever forge. Verdicts are keyed on the commit they reviewed; a
 verdict on an older commit than the PR's head is kept but marked stale and moves nothing.
 Findings from authors outside the allow-list are kept as untrusted text, never as tasks.
+CodeRabbit reviews as "commented" and counts what it asks for in its body ("Actionable comments
+posted: N"): N > 0 counts as a request for changes, N == 0 as a plain comment.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ FAILING = {"failure", "timed_out", "cancelled", "action_required", "startup_fail
 _PROMPT = re.compile(r"Prompt for AI Agents\s*</summary>\s*(.*?)</details>", re.DOTALL | re.IGNORECASE)
 _PROMPT_FENCE = re.compile(r"^\s*```[a-z]*\n(.*?)\n```\s*$", re.DOTALL)
 _SUGGESTION = re.compile(r"```suggestion\n(.*?)\n```", re.DOTALL)
+_ACTIONABLE = re.compile(r"Actionable comments posted:\s*(\d+)", re.IGNORECASE)
+CODERABBIT = "coderabbitai[bot]"
 log = logging.getLogger(__name__)
 
 
@@ -86,6 +90,14 @@ def prompt_for_agents(body: str) -> str | None:
     return (fenced.group(1) if fenced else text).strip() or None
 
 
+def actionable_comments(author: str, body: str) -> int | None:
+    """CodeRabbit's "Actionable comments posted: N" from its review body; None for other authors or bodies."""
+    if author.split(":", 1)[-1] != CODERABBIT:
+        return None
+    match = _ACTIONABLE.search(body)
+    return int(match.group(1)) if match else None
+
+
 def suggestion_of(body: str) -> str | None:
     match = _SUGGESTION.search(body)
     return match.group(1) if match else None
@@ -107,7 +119,7 @@ def _finding(connection: Connection, row: AnyRow, event: ReviewEvent, kind: str,
             suggestion=suggestion_of(body),
             prompt=prompt_for_agents(body),
             url=event.url,
-            external_id=event.external_id,
+            external_id=values.get("external_id", event.external_id),
             thread_id=event.thread_id,
             resolved=values.get("resolved", False),
             trusted=event.trusted,
@@ -268,7 +280,10 @@ def _apply(connection: Connection, row: AnyRow, status: Status, event: ReviewEve
 def _verdict(connection: Connection, row: AnyRow, status: Status, event: ReviewEvent, now: datetime) -> str:
     state = (event.state or "").lower()
     stale = bool(row.pr_head_sha and event.commit_sha and event.commit_sha != row.pr_head_sha)
-    _finding(connection, row, event, "verdict", now, state=state, resolved=state != "changes_requested")
+    # CodeRabbit always reviews as "commented"; its body's count says whether it asked for anything.
+    actionable = actionable_comments(event.actor, event.body) if state == "commented" else None
+    asks = state == "changes_requested" or bool(actionable)
+    _finding(connection, row, event, "verdict", now, state=state, resolved=not asks)
     if stale:
         _note(
             connection,
@@ -282,7 +297,10 @@ def _verdict(connection: Connection, row: AnyRow, status: Status, event: ReviewE
     if not event.trusted:
         _note(connection, row, event, now, "review_untrusted", {"state": state})
         return "untrusted verdict"
-    if state == "changes_requested" and status in OPEN_REVIEW - {Status.changes_requested}:
+    if asks and status in OPEN_REVIEW - {Status.changes_requested}:
+        detail: dict[str, Any] = {"reviewer": event.actor}
+        if actionable is not None:
+            detail["actionable_comments"] = actionable
         _move(
             connection,
             row,
@@ -290,10 +308,10 @@ def _verdict(connection: Connection, row: AnyRow, status: Status, event: ReviewE
             event,
             now,
             "changes_requested",
-            {"reviewer": event.actor},
+            detail,
             {"review_state": "changes_requested"},
         )
-        return "changes_requested"
+        return "changes_requested" if actionable is None else f"changes_requested ({actionable} actionable comments)"
     if state == "approved" and status in {Status.pr_open, Status.in_review, Status.changes_requested}:
         _move(
             connection,
@@ -347,12 +365,8 @@ def _check(connection: Connection, row: AnyRow, status: Status, event: ReviewEve
             .values(resolved=True)
         )
         return f"check {conclusion or 'passed'}"
-    _finding(connection, row, event, "check", now, state=conclusion)
-    connection.execute(
-        update(findings)
-        .where(findings.c.incident_pk == row.pk, findings.c.kind == "check", findings.c.body == event.body)
-        .values(external_id=event.name)
-    )
+    # A check's name is its external_id (a later green run of the same name resolves it), its conclusion its state.
+    _finding(connection, row, event, "check", now, state=conclusion, external_id=event.name)
     if status in {Status.pr_open, Status.in_review, Status.approved}:
         _move(
             connection,
@@ -421,12 +435,14 @@ def feedback(store: Store, incident_id: str) -> FixFeedback:
             state=item.state or "",
             commit=item.commit_sha,
             stale=bool(row.pr_head_sha and item.commit_sha and item.commit_sha != row.pr_head_sha),
+            actionable_comments=actionable_comments(author, item.body) if item.state == "commented" else None,
         )
         for author, item in latest.items()
     ]
 
     def finding(item: AnyRow) -> Finding:
         body = item.body if item.trusted else f"[untrusted text from {item.author}, not a task] {item.body}"
+        is_check = item.kind == "check"
         return Finding(
             author=item.author,
             kind=item.kind,
@@ -438,6 +454,10 @@ def feedback(store: Store, incident_id: str) -> FixFeedback:
             prompt_for_agents=item.prompt if item.trusted else None,
             url=item.url,
             resolved=item.resolved,
+            check_name=item.external_id if is_check else None,
+            conclusion=item.state if is_check else None,
+            summary=item.body if is_check else None,
+            details_url=item.url if is_check else None,
         )
 
     comments = [finding(item) for item in rows if item.kind == "comment" and not item.resolved]

@@ -27,6 +27,7 @@ from server.config import HealerConfig, load_config
 from server.github_webhook import Translator, process_pending
 from server.intake import normalize
 from server.models import IncidentIn, Status
+from server.review_models import Verdict
 from server.settings import Settings
 from server.store import Store
 from server.store.reviews_schema import github_deliveries
@@ -162,17 +163,23 @@ def test_every_real_payload_is_accepted_with_a_valid_signature(hooks: Hooks, nam
         ("garbage", "sha256=zz", SECRET, False),
     ],
 )
+@pytest.mark.parametrize("name", ALL_FIXTURES)
 def test_a_delivery_without_a_valid_signature_is_refused_and_not_recorded(
-    hooks: Hooks, case: str, signature: str | None, secret: str, tamper: bool
+    hooks: Hooks, name: str, case: str, signature: str | None, secret: str, tamper: bool
 ) -> None:
-    body = (HOOKS / "pull_request/closed.payload.json").read_bytes()
+    iid = hooks.bots_incident()  # so a delivery that got through would have something to move
+    before = hooks.timeline_rows()
+    body = (HOOKS / name).read_bytes()
     headers_signature = sign(body, secret) if signature == "valid" else signature
     if tamper:
-        body = body.replace(b'"merged": false', b'"merged": true')
-    answer = hooks.post("pull_request", body, signature=headers_signature)
+        body = body.rstrip()[:-1] + b', "tampered": true}'  # one more field after signing: still valid JSON
+        json.loads(body)
+    answer = hooks.post(name.split("/")[0], body, signature=headers_signature)
     assert answer.status_code == 401, case
     assert "X-Hub-Signature-256" in answer.json()["error"]["message"]
     assert hooks.recorded() == 0
+    assert hooks.process() == 0
+    assert hooks.timeline_rows() == before and hooks.store.get(iid).status == Status.pr_open
 
 
 def test_without_a_secret_the_endpoint_is_closed(tmp_path: Path, store: Store, config: HealerConfig) -> None:
@@ -269,7 +276,75 @@ def test_a_failing_check_is_feedback(hooks: Hooks) -> None:
     hooks.send("check_run/completed.payload.json", red)
     assert hooks.store.get(iid).status == Status.changes_requested
     feedback = reviews.feedback(hooks.store, iid)
-    assert [(c.kind, c.body) for c in feedback.failing_checks] == [("check", "2 tests failed")]
+    assert [
+        (c.kind, c.body, c.check_name, c.conclusion, c.summary, c.details_url) for c in feedback.failing_checks
+    ] == [("check", "2 tests failed", "tests", "failure", "2 tests failed", red["check_run"]["details_url"])]
+    # A green run of the same name later clears it.
+    green = copy.deepcopy(red)
+    green["check_run"]["conclusion"] = "success"
+    hooks.send("check_run/completed.payload.json", green)
+    assert reviews.feedback(hooks.store, iid).failing_checks == []
+
+
+def test_a_failing_check_suite_is_feedback(hooks: Hooks) -> None:
+    iid = hooks.bots_incident()
+    red = payload("check_suite/completed.payload.json")
+    red["check_suite"]["conclusion"] = "timed_out"
+    hooks.send("check_suite/completed.payload.json", red)
+    assert hooks.store.get(iid).status == Status.changes_requested
+    last = hooks.store.timeline(iid)[-1]
+    app = red["check_suite"]["app"]["name"]  # a suite has no name of its own: the app that ran it names it
+    assert (last.event, last.detail["check"], last.detail["conclusion"]) == ("check_failed", app, "timed_out")
+    [check] = reviews.feedback(hooks.store, iid).failing_checks
+    # A suite has no output and no details_url: its conclusion is the summary.
+    assert (check.check_name, check.conclusion, check.summary, check.details_url) == (
+        app,
+        "timed_out",
+        "timed_out",
+        None,
+    )
+
+
+def _coderabbit(actionable: int) -> dict[str, Any]:
+    """The real review delivery, as CodeRabbit sends it: always "commented", the count in the body."""
+    data = payload("pull_request_review/submitted.payload.json")
+    data["review"]["user"]["login"] = data["sender"]["login"] = "coderabbitai[bot]"
+    data["review"].update(
+        author_association="NONE",
+        body=f"**Actionable comments posted: {actionable}**\n\n<details>\n<summary>Review details</summary>\n"
+        "</details>",
+    )
+    assert data["review"]["state"] == "commented"
+    return data
+
+
+@pytest.mark.parametrize(
+    ("actionable", "status", "outcome"),
+    [
+        (2, Status.changes_requested, "changes_requested (2 actionable comments)"),  # it asked for something
+        (0, Status.in_review, "in_review"),  # nothing to act on: a plain comment
+    ],
+)
+def test_coderabbits_actionable_count_decides_whether_its_review_asks_for_changes(
+    hooks: Hooks, actionable: int, status: Status, outcome: str
+) -> None:
+    iid = hooks.bots_incident()
+    hooks.send("pull_request_review/submitted.payload.json", _coderabbit(actionable))
+    assert hooks.store.get(iid).status == status
+    assert hooks.outcomes() == [outcome]
+    [verdict] = reviews.feedback(hooks.store, iid).verdicts
+    assert verdict == Verdict(
+        reviewer="coderabbitai[bot]", state="commented", commit=HEAD, stale=False, actionable_comments=actionable
+    )
+
+
+def test_the_actionable_count_is_coderabbits_only(hooks: Hooks) -> None:
+    iid = hooks.bots_incident()
+    owner = payload("pull_request_review/submitted.payload.json")
+    owner["review"]["body"] = "Actionable comments posted: 3"  # the repository's owner quoting it
+    hooks.send("pull_request_review/submitted.payload.json", owner)
+    assert hooks.store.get(iid).status == Status.in_review
+    assert reviews.feedback(hooks.store, iid).verdicts[0].actionable_comments is None
 
 
 def test_verdicts_are_keyed_on_the_head_commit_and_on_who_gave_them(hooks: Hooks) -> None:
