@@ -12,7 +12,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -37,16 +37,20 @@ route = "approval"
 """
 
 
+def _missing(reason: str) -> NoReturn:
+    """Skip here; under HEALER_TEST_BROWSER=1 (CI) a missing browser or driver is a failure, never a skip."""
+    if os.environ.get("HEALER_TEST_BROWSER") == "1":
+        pytest.fail(f"HEALER_TEST_BROWSER=1 (CI) but {reason}")
+    pytest.skip(reason)
+
+
 def _launch() -> Any:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip("browser tests need Playwright for Python (pip install -e '.[dev]')")
+        _missing("browser tests need Playwright for Python (pip install -e '.[dev]')")
     if not Path(CHROMIUM).exists():
-        reason = f"browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium; .ci/install-browser)"
-        if os.environ.get("HEALER_TEST_BROWSER") == "1":
-            pytest.fail(f"HEALER_TEST_BROWSER=1 (CI) but {reason}")
-        pytest.skip(reason)
+        _missing(f"browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium; .ci/install-browser)")
     return sync_playwright
 
 
@@ -214,6 +218,23 @@ def sign_in(page: Any, server: ServerProcess, name: str) -> None:
     page.get_by_label("Your name").fill(name)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(server.url + "/")
+
+
+def test_the_sign_in_page_asks_for_the_token(strict_page: Any, env: dict[str, str], tmp_path: Path) -> None:
+    page = strict_page
+    guarded = start_server({**env, "HEALER_API_TOKEN": "browser-test-token"}, tmp_path / "login.log")
+    try:
+        page.goto(guarded.url + "/?stage=stuck")
+        page.wait_for_url(guarded.url + "/login?next=%2F%3Fstage%3Dstuck")
+        assert page.get_by_label("Your name").is_visible() and page.get_by_label("API token").is_visible()
+        assert shot(page, "login").stat().st_size > 5_000
+        page.get_by_label("Your name").fill("ana")
+        page.get_by_label("API token").fill("browser-test-token")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(guarded.url + "/?stage=stuck")
+        assert "Signed in as ana" in page.locator("body").inner_text()
+    finally:
+        guarded.stop()
 
 
 def test_approve_from_the_incident_page(page: Any, servers: tuple[ServerProcess, ServerProcess]) -> None:
