@@ -3,8 +3,10 @@
 Each (event, channel) delivery is a row with its own message id, kept on every retry (the
 Standard Webhooks ``webhook-id`` receivers deduplicate on). A failed send is retried with capped
 exponential backoff; a 4xx other than 429 is final. Repeats of one (channel, incident, kind)
-inside the storm window fold into the next message instead of being sent, and every channel
-keeps its rate limit. A sender killed between the commit and the send delivers after restart,
+while a message for it waits, or within the channel's ``fold_seconds`` of the last one sent,
+fold into the next message instead of being sent. Each channel keeps its own token bucket
+(``rate_per_minute``, ``burst``); a delivery over the limit waits, it is never dropped. Both read
+the store's clock. A sender killed between the commit and the send delivers after restart,
 because only a 2xx marks a delivery done.
 """
 
@@ -35,7 +37,6 @@ from server.triage.retry import backoff
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
-STORM_WINDOW = timedelta(minutes=10)
 Post = Callable[[str, dict[str, str], bytes], int]
 
 
@@ -68,7 +69,10 @@ class Sender:
         self.public_url = public_url.rstrip("/") if public_url else None
         self.post = post or http_post()
         self.rng = rng or random.Random()  # noqa: S311 - retry jitter
-        self.limiter = limiter or RateLimiter({})
+        self.limiter = limiter or RateLimiter(
+            {name: (c.rate_per_minute, c.burst) for name, c in config.channels.items()},
+            clock=lambda: store.clock.now().timestamp(),
+        )
         self.channels: dict[str, Channel] = {name: build_channel(name, c) for name, c in config.channels.items()}
 
     # -- expansion: one delivery row per channel ------------------------------------------------
@@ -99,17 +103,35 @@ class Sender:
         return len(rows)
 
     def _recently_sent(self, connection: Any, channel: str, incident_id: str, kind: str, now: datetime) -> bool:
-        last = connection.execute(
+        """True when this (channel, incident, kind) has a message waiting, or one sent within ``fold_seconds``."""
+        config = self.config.channels.get(channel)
+        window = timedelta(seconds=config.fold_seconds if config is not None else 0)
+        if window <= timedelta(0):
+            return False
+        same_key = and_(
+            outbox_deliveries.c.channel == channel,
+            outbox.c.kind == kind,
+            outbox.c.payload["incident_id"].as_string() == incident_id,
+        )
+        joined = outbox_deliveries.join(outbox, outbox.c.id == outbox_deliveries.c.outbox_id)
+        waiting = connection.execute(
+            select(outbox_deliveries.c.id)
+            .select_from(joined)
+            .where(same_key, outbox_deliveries.c.state == "pending")
+            .limit(1)
+        ).first()
+        if waiting is not None:
+            return True  # the waiting message will carry this repeat
+        return fold_or_send(self._last_delivered(connection, same_key), now, window) == "fold"
+
+    @staticmethod
+    def _last_delivered(connection: Any, same_key: Any) -> datetime | None:
+        last: datetime | None = connection.execute(
             select(func.max(outbox_deliveries.c.delivered_at))
             .select_from(outbox_deliveries.join(outbox, outbox.c.id == outbox_deliveries.c.outbox_id))
-            .where(
-                outbox_deliveries.c.channel == channel,
-                outbox_deliveries.c.state == "delivered",
-                outbox.c.kind == kind,
-                outbox.c.payload["incident_id"].as_string() == incident_id,
-            )
+            .where(same_key, outbox_deliveries.c.state == "delivered")
         ).scalar()
-        return fold_or_send(last, now, STORM_WINDOW) == "fold"
+        return last
 
     # -- delivery --------------------------------------------------------------------------------
 
@@ -183,19 +205,22 @@ class Sender:
         return sent
 
     def _folded_since(self, row: Any) -> int:
+        """Repeats folded for this row's key since the last message sent for it (folded rows keep their fold time)."""
+        same_key = and_(
+            outbox_deliveries.c.channel == row.channel,
+            outbox.c.kind == row.kind,
+            outbox.c.payload["incident_id"].as_string() == row.payload["incident_id"],
+        )
         with self.store.read() as connection:
-            return int(
-                connection.execute(
-                    select(func.count())
-                    .select_from(outbox_deliveries.join(outbox, outbox.c.id == outbox_deliveries.c.outbox_id))
-                    .where(
-                        outbox_deliveries.c.channel == row.channel,
-                        outbox_deliveries.c.state == "folded",
-                        outbox.c.kind == row.kind,
-                        outbox.c.payload["incident_id"].as_string() == row.payload["incident_id"],
-                    )
-                ).scalar_one()
+            last = self._last_delivered(connection, same_key)
+            query = (
+                select(func.count())
+                .select_from(outbox_deliveries.join(outbox, outbox.c.id == outbox_deliveries.c.outbox_id))
+                .where(same_key, outbox_deliveries.c.state == "folded")
             )
+            if last is not None:
+                query = query.where(outbox_deliveries.c.next_attempt_at > last)
+            return int(connection.execute(query).scalar_one())
 
     def _finish(
         self, ident: int, state: str, error: str | None, attempts: int, delivered_at: datetime | None = None
