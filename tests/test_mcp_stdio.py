@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+from pathlib import Path
 
 import httpx
 
-from tests.conftest import HEALER, ServerProcess, wait_until_triaged
+from tests.conftest import HEALER, ServerProcess, healer_env, wait_until_triaged
 from tests.mcp_client import error_text, stdio_session, structured
 
 PY_TRACE = """Traceback (most recent call last):
@@ -118,6 +119,36 @@ def test_read_only_offers_only_reading_tools(server: ServerProcess) -> None:
         "get_repository_context",
         "get_fix_feedback",
     }
+
+
+# (readOnlyHint, destructiveHint, idempotentHint, openWorldHint) per tool, as an agent's client reads them.
+ANNOTATIONS = {
+    "get_pending_incidents": (True, False, True, False),
+    "get_fix_feedback": (True, False, True, False),  # reads the store, never the forge
+    # Both read the repository, which for a repo configured by `url` means fetching a clone from the forge.
+    "get_incident_details": (True, False, True, True),
+    "get_repository_context": (True, False, True, True),
+    # A repeat claim moves the lease's expiry and writes a timeline event: not idempotent.
+    "claim_incident": (False, False, False, False),
+    "report_fix_status": (False, False, False, False),
+    "release_incident": (False, False, False, False),  # a second release is refused: not claimed any more
+    "submit_fix": (False, False, False, True),  # pushes a branch and opens a pull request on the forge
+}
+
+
+def test_every_tool_is_annotated_honestly(healer_home: Path) -> None:
+    async def agent() -> dict[str, tuple[bool | None, ...]]:
+        async with stdio_session(healer_env(healer_home)) as client:
+            tools = (await client.list_tools()).tools
+        table = {}
+        for tool in tools:
+            hints = tool.annotations
+            assert hints is not None, tool.name
+            hint_row = (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint)
+            table[tool.name] = hint_row
+        return table
+
+    assert asyncio.run(agent()) == ANNOTATIONS
 
 
 def test_stdout_carries_only_protocol_messages(server: ServerProcess) -> None:

@@ -25,8 +25,10 @@ from tools.results import result
 from tools.runtime import Runtime
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
+#: Reads that may fetch a repository's clone from its forge (a configured `url` instead of a local `path`).
+READS_REMOTE = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=True)
+#: Not idempotent: even claim_incident's repeat moves the lease's expiry and writes a timeline event.
 WRITES_STATE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
-RENEWS = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False)
 
 IncidentIdArg = Annotated[
     str,
@@ -195,7 +197,7 @@ def register_reading(mcp: MCPServer, runtime: Runtime) -> None:
             steps = "Nothing is waiting. Call again later."
         return result(PendingIncidents(incidents=page.items, next_cursor=page.next_cursor, next_steps=steps))
 
-    @mcp.tool(annotations=READ_ONLY)
+    @mcp.tool(annotations=READS_REMOTE)  # maps stack frames onto the repository, which may mean fetching it
     def get_incident_details(incident_id: IncidentIdArg) -> Annotated[CallToolResult, IncidentDetails]:
         """Everything known about one incident: normalized fields, the redacted log excerpt, stack frames
         mapped to repository files, attempts, claim, pull request and recent timeline.
@@ -207,7 +209,7 @@ def register_reading(mcp: MCPServer, runtime: Runtime) -> None:
 
 
 def register_writing(mcp: MCPServer, runtime: Runtime) -> None:
-    @mcp.tool(annotations=RENEWS)
+    @mcp.tool(annotations=WRITES_STATE)
     def claim_incident(
         incident_id: IncidentIdArg, agent: AgentArg = None, ctx: Context[Any, Any] | None = None
     ) -> Annotated[CallToolResult, ClaimResult]:

@@ -8,13 +8,13 @@ from pydantic import Field
 
 from server.repo_context import RepositoryContext, build_context
 from tools.errors import agent_errors
-from tools.incidents import READ_ONLY
+from tools.incidents import READS_REMOTE
 from tools.results import result
 from tools.runtime import Runtime
 
 
 def register(mcp: MCPServer, runtime: Runtime) -> None:
-    @mcp.tool(annotations=READ_ONLY)
+    @mcp.tool(annotations=READS_REMOTE)  # reads a clone it may first fetch from the forge
     def get_repository_context(
         repo: Annotated[str, Field(description="A repository name from the incident's `repo` field.", max_length=100)],
         file_path: Annotated[
