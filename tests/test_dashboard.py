@@ -17,6 +17,7 @@ from server.intake import normalize
 from server.models import IncidentIn, Status
 from server.settings import Settings
 from server.store import Store
+from server.triage.decide import Triage
 from server.triage.worker import triage_received
 
 TOKEN = "s3cret-token-for-tests"
@@ -173,6 +174,89 @@ def test_a_person_resolves_an_incident_and_the_timeline_names_them(client: TestC
     last = client.get(f"/incidents/{iid}/timeline").json()[-1]
     assert incident["status"] == "resolved"
     assert (last["actor"], last["event"], last["detail"]["why"]) == ("human:Ana", "resolved", "fixed by hand")
+
+
+APPROVAL = """
+[routing.approval]
+users = ["Ana"]
+
+[[routing.rules]]
+name = "payments needs a yes"
+match = ['service="payments"']
+route = "approval"
+"""
+
+
+def sign_in(client: TestClient, name: str) -> None:
+    csrf = csrf_of(client.get("/login").text)
+    signed = client.post("/login", data={"name": name, "csrf": csrf, "next": "/"}, follow_redirects=False)
+    assert signed.status_code == 303
+
+
+def act(client: TestClient, iid: str, action: str, reason: str) -> str:
+    """Press ``action``'s button on the incident's page; returns the page it lands on."""
+    page = client.get(f"/ui/incidents/{iid}").text
+    assert f'value="{action}"' in page, f"the page does not offer {action}"
+    done = client.post(
+        f"/ui/incidents/{iid}/actions",
+        data={"action": action, "reason": reason, "csrf": csrf_of(page)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == f"/ui/incidents/{iid}", done.text
+    return client.get(f"/ui/incidents/{iid}").text
+
+
+def test_a_person_escalates_an_incident_and_the_timeline_names_them(client: TestClient, store: Store) -> None:
+    iid = post(client, service="payments", error="pool exhausted")
+    triage_received(store)
+    assert store.get(iid).status == Status.pending
+    sign_in(client, "Ana")
+    after = act(client, iid, "escalate", "needs a DBA")
+    assert "Escalated: the incident is now escalated." in after
+    assert store.get(iid).status == Status.escalated
+    last = client.get(f"/incidents/{iid}/timeline").json()[-1]
+    assert (last["actor"], last["event"], last["detail"]["by"], last["detail"]["why"]) == (
+        "human:Ana",
+        "escalated",
+        "Ana",
+        "needs a DBA",
+    )
+
+
+def test_a_person_denies_an_approval_and_the_timeline_names_them(healer_home: Path, store: Store) -> None:
+    with (healer_home / "healer.toml").open("a") as config:
+        config.write(APPROVAL)
+    with make_client(healer_home, store) as client:
+        iid = post(client, service="payments", error="refund doubled")
+        rules = Triage(load_config(healer_home / "healer.toml"))
+        triage_received(store, rules.decide, approval=rules.approval)
+        assert store.get(iid).status == Status.awaiting_approval
+        sign_in(client, "Ana")
+        after = act(client, iid, "deny", "not during the freeze")
+        assert "Denied: the incident is now escalated." in after
+        assert store.get(iid).status == Status.escalated
+        last = client.get(f"/incidents/{iid}/timeline").json()[-1]
+    assert (last["actor"], last["event"], last["detail"]["reason"]) == (
+        "human:Ana",
+        "denied",
+        "not during the freeze",
+    )
+
+
+def test_a_person_retries_from_the_dead_letter_queue_and_the_timeline_names_them(
+    client: TestClient, store: Store
+) -> None:
+    iid = post(client, service="payments", error="pool exhausted")
+    triage_received(store)
+    store.claim(iid, agent="cline")
+    store.transition(iid, Status.dead_letter, actor="agent:cline", updates={"attempts": 3})
+    sign_in(client, "Ana")
+    after = act(client, iid, "retry", "")
+    assert "Sent back to the agents: the incident is now pending." in after
+    incident = store.get(iid)
+    assert (incident.status, incident.attempts) == (Status.pending, 0)
+    last = client.get(f"/incidents/{iid}/timeline").json()[-1]
+    assert (last["actor"], last["event"], last["detail"]["by"]) == ("human:Ana", "retried", "Ana")
 
 
 @pytest.mark.parametrize(
