@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +26,18 @@ HEALER = str(Path(sys.executable).with_name("healer"))
 
 class DemoFailed(RuntimeError):
     pass
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, raised where the demo is so it cleans up as it does on Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
 
 
 def say(line: str = "") -> None:
@@ -79,23 +93,37 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def launch_server(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `healer serve` on a free port; the caller owns the process from here (see wait_until_healthy)."""
     port = _free_port()
-    handle = log.open("wb")
-    process = subprocess.Popen([HEALER, "serve", "--port", str(port)], env=env, stdout=handle, stderr=subprocess.STDOUT)
-    handle.close()
-    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            [HEALER, "serve", "--port", str(port)], env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise DemoFailed(f"healer serve exited ({process.returncode}):\n{log.read_text()[-2000:]}")
         try:
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return process, url
+                return
         except httpx.TransportError:
             time.sleep(0.1)
-    process.kill()
     raise DemoFailed("healer serve did not become healthy within 30 s")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def post_incidents(source: Path, url: str, env: dict[str, str]) -> list[dict[str, object]]:
@@ -134,6 +162,9 @@ def run(keep: bool) -> int:
     root = Path(tempfile.mkdtemp(prefix="healer-demo-"))
     server: subprocess.Popen[bytes] | None = None
     started = time.monotonic()
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill`, a CI timeout: clean up as on Ctrl-C
+    home = root / "home"
+    url = ""
     try:
         say("devops-healer demo: incidents in, reviewed pull requests out (no GitHub account, no LLM)")
         say()
@@ -142,8 +173,10 @@ def run(keep: bool) -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HEALER_") and k != "GITHUB_TOKEN"}
         env["HEALER_HOME"] = str(home)
         env["HEALER_REVIEW_INTERVAL_SECONDS"] = "0.5"
-        server, url = start_server(env, root / "server.log")
-        say(f"2. healer serve running at {url} (log: {root / 'server.log'})")
+        # Held before the health wait, so an interrupt while the server starts still stops it.
+        server, url = launch_server(env, root / "server.log")
+        wait_until_healthy(server, url, root / "server.log")
+        say(f"2. healer serve running at {url} (pid {server.pid}, log: {root / 'server.log'})")
         answers = post_incidents(source, url, env)
         created = {str(a["id"]) for a in answers if not a["duplicate"]}
         duplicates = [a for a in answers if a["duplicate"]]
@@ -162,12 +195,15 @@ def run(keep: bool) -> int:
         say("5. result")
         say(table(summary))
         failures = _check(triaged, attempts)
+        say()
+        for line in look_further(home, url, attempts, keep):
+            say(line)
         if attempts and attempts[0].pr_number:
             shown = subprocess.run(
                 [HEALER, "pr", "show", str(attempts[0].pr_number)], env=env, capture_output=True, text=True, timeout=60
             )
             say()
-            say(f"6. what a reviewer sees: healer pr show {attempts[0].pr_number} (first 25 lines)")
+            say(f"7. what a reviewer sees: healer pr show {attempts[0].pr_number} (first 25 lines)")
             say("\n".join("   " + line for line in shown.stdout.splitlines()[:25]))
         reviewed = next((a for a in attempts if a.scenario == REVIEW_SCENARIO and a.pr_number), None)
         if reviewed is None:
@@ -176,17 +212,6 @@ def run(keep: bool) -> int:
             failures += review_round(url, env, reviewed)
         say()
         say(f"done in {time.monotonic() - started:.1f} s")
-        where = f"HEALER_HOME={home}"
-        say("look further" + ("" if keep else " (run `healer demo --keep` to keep the workspace for these)") + ":")
-        cwd = Path.cwd()
-        healer = str(Path(HEALER).relative_to(cwd)) if Path(HEALER).is_relative_to(cwd) else HEALER
-        say(f"  export {where}")
-        say(f"  {healer} pr list        # the three pull requests on the local forge")
-        say(f"  {healer} pr show 1      # diff, explanation and test output, as a reviewer sees them")
-        say(f"  {healer} pr review 1 --request-changes --file PATH --line N -m TEXT   # a review round")
-        say(f"  {healer} pr merge 1     # merge it; the incident moves to merged, then verified")
-        say(f"  {healer} postmortem INC-...   # once verified")
-        say(f"  {healer} serve &        # then: curl -s http://127.0.0.1:8080/incidents")
         if failures:
             for failure in failures:
                 say(f"FAILED: {failure}")
@@ -198,20 +223,56 @@ def run(keep: bool) -> int:
     except Exception as exc:
         say(f"demo failed: {type(exc).__name__}: {exc} (server log: {root / 'server.log'})")
         return 1
-    except KeyboardInterrupt:
-        say("interrupted")
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        say(f"interrupted ({signal.Signals(signum).name}); stopping healer serve")
+        return 128 + signum
     finally:
-        if server is not None and server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        if keep:
-            say(f"workspace kept at {root}")
-        else:
-            shutil.rmtree(root, ignore_errors=True)
+        # A second Ctrl-C or SIGTERM must not cut the cleanup short and leave the server running.
+        old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            if server is not None:
+                stop_server(server)
+            if keep:
+                say(f"workspace kept at {root}")
+                if url:
+                    port = url.rsplit(":", 1)[1]
+                    again = _cli(home, "serve", "--port", port)
+                    say(f"serve it again for the dashboard and curl lines of step 6: {again} &")
+            else:
+                shutil.rmtree(root, ignore_errors=True)
+        finally:
+            signal.signal(signal.SIGINT, old_int)
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _cli(home: Path, *args: str) -> str:
+    """A healer command line that works from the caller's shell: HEALER_HOME set, the venv's healer.
+
+    The demo runs without the caller's HEALER_* variables (a HEALER_DATABASE_URL would point elsewhere),
+    so the command unsets those the caller has.
+    """
+    cwd = Path.cwd()
+    program = str(Path(HEALER).relative_to(cwd)) if Path(HEALER).is_relative_to(cwd) else HEALER
+    unset = [word for name in sorted(os.environ) if name.startswith("HEALER_") for word in ("-u", name)]
+    return shlex.join([*(["env", *unset] if unset else []), f"HEALER_HOME={home}", program, *args])
+
+
+def look_further(home: Path, url: str, attempts: list[Attempt], keep: bool) -> list[str]:
+    """Step 6: the commands to look at the result; with --keep they work after the demo too."""
+    when = (
+        "the workspace is kept: after the demo, serve it again as printed at the end"
+        if keep
+        else "while the demo runs; `healer demo --keep` keeps the workspace for them"
+    )
+    lines = [f"6. look further ({when}):", f"   dashboard: {url}/", f"   {_cli(home, 'pr', 'list')}"]
+    opened = [a for a in attempts if a.pr_number]
+    lines += [f"   {_cli(home, 'pr', 'show', str(a.pr_number))}   # {a.incident_id}: {a.title}" for a in opened]
+    lines.append(f"   curl -s {url}/incidents")
+    if opened:
+        lines.append(f"   curl -s {url}/incidents/{opened[0].incident_id}/timeline")
+    return lines
 
 
 def healer(env: dict[str, str], *args: str) -> str:
@@ -236,7 +297,7 @@ def review_round(url: str, env: dict[str, str], attempt: Attempt) -> list[str]:
     """Changes requested -> the agent reads the feedback and follows up -> approved -> merged -> verified."""
     number, iid = str(attempt.pr_number), attempt.incident_id
     say()
-    say(f"7. a review round on PR #{number} ({attempt.title})")
+    say(f"8. a review round on PR #{number} ({attempt.title})")
     say(f"   $ healer pr review {number} --request-changes --file {REVIEW_FILE} --line {REVIEW_LINE} -m '...'")
     out = healer(
         env,
@@ -264,7 +325,7 @@ def review_round(url: str, env: dict[str, str], attempt: Attempt) -> list[str]:
     wait_for_status(url, iid, "verified")
     say(f"   {iid} verified")
     say()
-    say(f"8. the postmortem: healer postmortem {iid}")
+    say(f"9. the postmortem: healer postmortem {iid}")
     text = healer(env, "postmortem", iid)
     say("\n".join("   " + line for line in text.splitlines()))
     if "Rounds with changes requested: 1" not in text or "Follow-up commits: 1" not in text:
