@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import HEALER, ServerProcess, healer_env, wait_until_triaged
 from tests.mcp_client import error_text, stdio_session, structured
@@ -119,6 +120,30 @@ def test_read_only_offers_only_reading_tools(server: ServerProcess) -> None:
         "get_repository_context",
         "get_fix_feedback",
     }
+
+
+@pytest.mark.parametrize(
+    ("args", "prompt_name"),
+    [
+        ((), "fix_incident"),  # claims, submits a fix
+        (("--read-only",), "investigate_incident"),  # reads and reports the root cause only
+    ],
+)
+def test_prompts_and_instructions_name_only_offered_tools(
+    healer_home: Path, args: tuple[str, ...], prompt_name: str
+) -> None:
+    async def agent() -> tuple[set[str], set[str], str, str]:
+        async with stdio_session(healer_env(healer_home), *args) as client:
+            tools = {tool.name for tool in (await client.list_tools()).tools}
+            prompts = {prompt.name for prompt in (await client.list_prompts()).prompts}
+            prompt = await client.get_prompt(prompt_name, {"incident_id": "INC-20261122-0001"})
+            return tools, prompts, str(prompt.messages[0].content), client.instructions or ""
+
+    tools, prompts, text, instructions = asyncio.run(agent())
+    assert prompts == {prompt_name}
+    for said in (text, instructions):
+        named = {name for name in ANNOTATIONS if name in said}
+        assert named and named <= tools, named - tools
 
 
 # (readOnlyHint, destructiveHint, idempotentHint, openWorldHint) per tool, as an agent's client reads them.
