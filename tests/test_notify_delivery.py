@@ -65,7 +65,9 @@ def test_each_channel_receives_its_shape(store: Store, clock: FakeClock) -> None
         (h,) = hook.requests
         data = Webhook(secret).verify(h.body.decode(), h.headers)  # the reference library accepts it
         assert data["type"] == "incident.escalated" and data["data"]["incident_id"] == iid
-        assert data["data"]["links"]["incident"] == f"https://healer.example.com/incidents/{iid}"
+        assert (
+            data["data"]["links"]["incident"] == f"https://healer.example.com/ui/incidents/{iid}"
+        )  # the dashboard page
         assert sender.run_once() == 0  # delivered once
 
 

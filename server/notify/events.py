@@ -35,6 +35,13 @@ KIND_TITLES: dict[EventKind, str] = {
 }
 
 
+def http_link(value: object) -> str | None:
+    """``value`` when it is an http(s) URL without spaces, else None: links from alerts are untrusted."""
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        return None
+    return None if any(char.isspace() for char in value) else value
+
+
 class Links(BaseModel):
     """Where a person goes next; only http(s) URLs are kept."""
 
@@ -53,7 +60,7 @@ class Links(BaseModel):
         # A runbook link can come from an alert's labels: refuse javascript:, data: and the like.
         if value is None:
             return None
-        if not value.startswith(("https://", "http://")) or any(char.isspace() for char in value):
+        if http_link(value) is None:
             raise ValueError(f"expected an http(s) URL without spaces, got {value[:80]!r}")
         return value
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from server.models import Severity, Status, format_incident_id
-from server.notify.events import EventKind, event_id
+from server.notify.events import EventKind, event_id, http_link
 from server.store.rows import AnyRow
 from server.store.triage_schema import outbox
 
@@ -37,6 +37,16 @@ def kind_for(frm: Status, to: Status, severity: str) -> EventKind | None:
     return KIND_FOR_STATUS.get(to)
 
 
+def _label_link(labels: dict[str, str] | None, *keys: str) -> str | None:
+    """The first http(s) link under ``keys``: an alert's links are stored as ``link.<name>`` labels
+    (server.alerts); ``runbook_url`` and the like are what people put on incidents they post."""
+    for key in keys:
+        found = http_link((labels or {}).get(key))
+        if found:
+            return found
+    return None
+
+
 def enqueue_for_transition(
     connection: Connection, row: AnyRow, frm: Status, to: Status, *, now: datetime, detail: dict[str, Any]
 ) -> None:
@@ -58,7 +68,8 @@ def enqueue_for_transition(
         "detail": str(text)[:500] if text else None,
         "occurrences": row.occurrences,
         "pr_url": detail.get("url") or row.pr_url,
-        "runbook": (row.labels or {}).get("runbook_url") or (row.labels or {}).get("runbook"),
+        "runbook": _label_link(row.labels, "link.runbook", "runbook_url", "runbook"),
+        "dashboard": _label_link(row.labels, "link.dashboard", "dashboard_url", "dashboard"),
         "occurred_at": now.isoformat(),
     }
     ident = event_id(incident_id, kind, now, discriminator=f"{frm.value}>{to.value}")

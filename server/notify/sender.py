@@ -26,7 +26,7 @@ from sqlalchemy import and_, func, insert, select, update
 from server.models import Category, Severity, Status
 from server.notify.channel import Channel
 from server.notify.config import NotifyConfig
-from server.notify.events import EventKind, Links, NotificationEvent
+from server.notify.events import EventKind, Links, NotificationEvent, http_link
 from server.notify.registry import build_channel
 from server.notify.routes import channels_for
 from server.notify.storm import RateLimiter, fold_or_send
@@ -137,13 +137,17 @@ class Sender:
 
     def _event(self, payload: dict[str, Any], message_id: str, folded: int = 0) -> NotificationEvent:
         incident = payload["incident_id"]
-        base = self.public_url
+        # The dashboard's incident page is where a person reads, approves and denies; without a
+        # public URL there is no absolute link to give.
+        page = f"{self.public_url}/ui/incidents/{incident}" if self.public_url else None
+        asks = page is not None and payload["kind"] == EventKind.approval_needed.value
         links = Links(
-            incident=f"{base}/incidents/{incident}" if base else None,
-            pull_request=payload.get("pr_url") if str(payload.get("pr_url") or "").startswith("http") else None,
-            runbook=payload.get("runbook") if str(payload.get("runbook") or "").startswith("http") else None,
-            approve=f"{base}/incidents/{incident}#approve" if base and payload["kind"] == "approval_needed" else None,
-            deny=f"{base}/incidents/{incident}#deny" if base and payload["kind"] == "approval_needed" else None,
+            incident=page,
+            pull_request=http_link(payload.get("pr_url")),
+            runbook=http_link(payload.get("runbook")),
+            dashboard=http_link(payload.get("dashboard")),
+            approve=f"{page}#reason-approve" if asks else None,  # the ids of the page's approve and deny forms
+            deny=f"{page}#reason-deny" if asks else None,
         )
         return NotificationEvent(
             id=message_id,
