@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import NoReturn
+
+from pydantic import AliasChoices, ValidationError
+from pydantic_settings import SettingsError
 
 from server.config import HealerConfig, load_config
 from server.errors import HealerError
@@ -15,11 +19,45 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise SystemExit(code)
 
 
+def env_name(field: str) -> str:
+    """The environment variable a Settings field is read from, e.g. max_body_bytes -> HEALER_MAX_BODY_BYTES."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+        return alias.choices[0]
+    if isinstance(alias, str):
+        return alias
+    return field if field.startswith("HEALER_") else f"HEALER_{field.upper()}"
+
+
+def describe_settings_error(exc: ValueError) -> str:
+    """Each problem named by its environment variable, without pydantic's field names or help URL.
+
+    The value is not repeated: it may be a token.
+    """
+    if isinstance(exc, ValidationError):
+        problems = [
+            f"{env_name(str(error['loc'][0])) if error['loc'] else 'environment'}: "
+            + _lower_first(str(error["msg"]).removeprefix("Value error, "))
+            for error in exc.errors(include_url=False)
+        ]
+        return "; ".join(problems)
+    if isinstance(exc, SettingsError):  # a list or other complex setting whose value is not JSON
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = env_name(found.group(1)) if found else "a setting"
+        return f'{name}: could not be parsed; give a JSON value, e.g. ["a", "b"] for a list'
+    return str(exc)
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
 def load() -> tuple[Settings, HealerConfig]:
     try:
         settings = Settings()
-    except ValueError as exc:
-        fail(f"bad environment setting: {exc}")
+    except ValueError as exc:  # pydantic's ValidationError and pydantic-settings' SettingsError both are
+        fail(f"bad environment setting {describe_settings_error(exc)}")
     try:
         return settings, load_config(settings.config_path)
     except HealerError as exc:
