@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 
+from server.commands.serve import build_app
+from server.config import load_config
+from server.settings import Settings
 from server.sources import load_sources
 from server.sources.base import AlertStatus
 from server.sources.intake import AlertIntake
+from server.store import Store
 
 from .conftest import REPO_ROOT, FakeClock
 from .sns_ca import RecordingFetcher
@@ -45,6 +51,32 @@ SYSTEM_FLOW_CONTEXT = {
     "trigger.executionId": "1ZiZQWCHj7bf9XLtgvAxyi",
     "trigger.state": "FAILED",
 }
+
+
+# A webhook payload as the demo's log generator reports the pool fault (demo_repo/loggen.py).
+POOL_LOG = (
+    "2026-11-22T10:00:01.104Z ERROR [orders.db] query failed: SELECT FAIL FROM orders\n"
+    "2026-11-22T10:00:01.215Z ERROR [orders.db] connection pool exhausted: size=2 in_use=2 waited=0.1s"
+)
+POOL_PAYLOAD = {
+    "service": "orders",
+    "error": "PoolExhaustedError: no free connection after 0.1s (pool size 2, 2 in use)",
+    "severity": "critical",
+    "log": POOL_LOG,
+}
+
+
+def webhook_flow_context(payload: dict[str, str]) -> dict[str, str]:
+    """What Kestra substitutes in webhook-to-incident.yaml for a JSON payload posted to its webhook."""
+    return {
+        "vars.healer_url": "https://healer.example.com",
+        "secret('HEALER_API_TOKEN')": TOKEN,
+        "execution.id": "4vX8hKqLmT2bN6cR1sD0eY",
+        "trigger.body.service | toJson": json.dumps(payload["service"]),
+        "trigger.body.error | toJson": json.dumps(payload["error"]),
+        "(trigger.body.severity ?? 'high') | toJson": json.dumps(payload.get("severity", "high")),
+        "(trigger.body.log ?? null) | toJson": json.dumps(payload.get("log")),
+    }
 
 
 def render(template: str, context: dict[str, str]) -> str:
@@ -110,17 +142,63 @@ def test_system_flow_example(clock: FakeClock) -> None:
     assert parsed.delivery_id == "1ZiZQWCHj7bf9XLtgvAxyi"
 
 
-@pytest.mark.parametrize("name", ["flow-errors-to-healer.yaml", "system-flow-failures-to-healer.yaml"])
-def test_examples_authenticate_with_a_secret_not_a_literal(name: str) -> None:
+@pytest.mark.parametrize(
+    ("payload", "severity", "log"),
+    [
+        (POOL_PAYLOAD, "critical", POOL_LOG),  # everything the flow reads
+        ({k: POOL_PAYLOAD[k] for k in ("service", "error")}, "high", None),  # no severity, no log: the defaults
+    ],
+)
+def test_webhook_flow_example_opens_an_incident(
+    healer_home: Path, store: Store, payload: dict[str, str], severity: str, log: str | None
+) -> None:
+    flow = load("webhook-to-incident.yaml")
+    (trigger,) = flow["triggers"]
+    assert trigger["type"] == "io.kestra.plugin.core.trigger.Webhook"
+    task = request_task(flow, "tasks")
+    context = webhook_flow_context(payload)
+    assert (task["method"], task["contentType"]) == ("POST", "application/json")
+    assert render(task["uri"], context) == "https://healer.example.com/incidents"
+    headers = {name: render(value, context) for name, value in task["headers"].items()}
+    body = render(task["body"], context)
+    settings = Settings(home=healer_home, api_token=TOKEN)
+    app = build_app(settings, load_config(healer_home / "healer.toml"), store, run_triage=False)
+    with TestClient(app) as client:
+        answer = client.post("/incidents", content=body, headers={**headers, "Content-Type": "application/json"})
+        assert answer.status_code == 202, answer.text
+        again = client.post("/incidents", content=body, headers={**headers, "Content-Type": "application/json"})
+        assert again.json() == answer.json()  # a retried task: the same Idempotency-Key, one incident
+        stored = client.get(f"/incidents/{answer.json()['id']}", headers={"Authorization": headers["Authorization"]})
+    incident = stored.json()
+    assert (incident["service"], incident["error"], incident["severity"], incident["source"]) == (
+        "orders",
+        POOL_PAYLOAD["error"],
+        severity,
+        "kestra",
+    )
+    assert incident["log_excerpt"] == log
+    assert incident["labels"] == {"kestra_execution": "4vX8hKqLmT2bN6cR1sD0eY"}
+    assert incident["occurrences"] == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("flow-errors-to-healer.yaml", "HEALER_KESTRA_TOKEN"),  # /alerts/kestra: [sources.kestra] bearer_token
+        ("system-flow-failures-to-healer.yaml", "HEALER_KESTRA_TOKEN"),
+        ("webhook-to-incident.yaml", "HEALER_API_TOKEN"),  # /incidents: the API token
+    ],
+)
+def test_examples_authenticate_with_a_secret_not_a_literal(name: str, secret: str) -> None:
     text = (EXAMPLES / name).read_text()
-    assert "Bearer {{ secret('HEALER_KESTRA_TOKEN') }}" in text
+    assert f"Bearer {{{{ secret('{secret}') }}}}" in text
     assert TOKEN not in text
 
 
 def test_readme_lists_every_example() -> None:
     readme = (EXAMPLES / "README.md").read_text()
     examples = sorted(path.name for path in EXAMPLES.glob("*.yaml"))
-    assert examples == ["flow-errors-to-healer.yaml", "system-flow-failures-to-healer.yaml"]
+    assert examples == ["flow-errors-to-healer.yaml", "system-flow-failures-to-healer.yaml", "webhook-to-incident.yaml"]
     assert all(f"`{name}`" in readme for name in examples)
 
 
