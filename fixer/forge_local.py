@@ -102,11 +102,16 @@ class LocalForge:
 
 
 def diff(bare: Path, pr: PullRequest) -> str:
-    """The change a pull request makes: its head against the merge base with its base branch."""
-    base, head = gitcmd.safe_ref(pr.base), gitcmd.safe_ref(pr.head)
-    return gitcmd.run(bare, "diff", "--stat", "--patch", f"refs/heads/{base}...refs/heads/{head}", "--").stdout.decode(
-        errors="replace"
-    )
+    """The change a pull request makes: its head against the merge base with its base branch.
+
+    Once merged, the base branch contains the head, so the diff is taken against the base as it was
+    just before the merge (the merge commit's first parent) and the head that was merged."""
+    merge_commit = getattr(pr, "merge_commit", None)
+    if merge_commit and pr.head_sha:
+        span = f"{gitcmd.safe_ref(merge_commit)}^1...{gitcmd.safe_ref(pr.head_sha)}"
+    else:
+        span = f"refs/heads/{gitcmd.safe_ref(pr.base)}...refs/heads/{gitcmd.safe_ref(pr.head)}"
+    return gitcmd.run(bare, "diff", "--stat", "--patch", span, "--").stdout.decode(errors="replace")
 
 
 def merge(bare: Path, records: PullRequestRecords, number: int, *, by: str) -> LocalPullRequest:

@@ -239,6 +239,9 @@ def test_local_review_merges_and_closes(setup: Setup) -> None:
     assert git(setup.bare, "show", "main:app/calc.py").count("return a + b") == 1
     parents = git(setup.bare, "log", "-1", "--format=%P", "main").split()
     assert len(parents) == 2  # a real merge commit
+    # A merged PR still shows the change it made (main now contains its head).
+    shown = diff(setup.bare, merged)
+    assert "-    return a - b" in shown and "+    return a + b" in shown
     setup.fixer.submit(setup.spec, setup.request(setup.diff(MUL_FIX), incident="INC-20261122-0002"), setup.forge)
     assert close(setup.records, 2).state == "closed"
     with pytest.raises(Exception, match="already closed"):
