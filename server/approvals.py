@@ -1,9 +1,16 @@
 """Approvals: a person's yes before agents work on an incident, or before a held fix opens its PR.
 
-A request names exactly what is approved (its subject: the incident, or a hash of the held
-change), who may approve (never the requester), and when it expires (then the incident is
-escalated). Every answer is an immutable timeline row. The decisions are made by
-``server.triage.approval``; this module keeps the requests and moves the incident.
+A request names exactly what is approved (its subject: the incident, a hash of the held
+change, or a pull request's head commit), who may approve (never the requester), and when it
+expires (then the incident is escalated). A held fix on an incident whose pull request is open
+is bound to that PR's head too. An approval is checked against what is current when it is
+given: if the held change or the PR's head moved since the request, the approval is stale; the
+old request is closed as stale, a new one is opened for what is current now (and announced),
+and ``ApprovalStale`` says so. Every answer is an immutable timeline row. The decisions are
+made by ``server.triage.approval``; this module keeps the requests and moves the incident.
+
+    Conflict (server.errors)
+    └── ApprovalStale        the approval was for something that moved; a new request is open
 """
 
 from __future__ import annotations
@@ -14,13 +21,30 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Connection, insert, select, update
 
-from server.errors import Forbidden, NotFound
+from server.errors import Conflict, Forbidden, NotFound
 from server.models import Status
 from server.store import Store, queries, writes
 from server.store.rows import AnyRow, public_id
 from server.store.schema import incidents
 from server.store.triage_schema import approvals
-from server.triage.approval import Answer, ApprovalPolicy, Outcome, decide
+from server.triage.approval import Answer, ApprovalPolicy, Outcome, approval_subject, decide, head_subject
+
+NO_HEAD = "no pull request head"
+
+
+class ApprovalStale(Conflict):
+    """An approval arrived for a change or PR head that has moved since; a new request was opened."""
+
+    def __init__(self, incident_id: str, *, stale_id: int, new_id: int, why: str) -> None:
+        super().__init__(
+            f"approval {stale_id} for incident {incident_id} is stale: {why}. Nothing ran. A new approval "
+            f"(request {new_id}) was requested for what is current now; review it and approve again "
+            f"(GET /incidents/{incident_id}/approvals lists it)."
+        )
+        self.incident_id = incident_id
+        self.stale_id = stale_id
+        self.new_id = new_id
+        self.why = why
 
 
 class ApprovalRequest(BaseModel):
@@ -76,7 +100,12 @@ def request(
     now: datetime,
     payload: dict[str, Any] | None = None,
 ) -> int:
-    """Open an approval request (the caller moves the incident to awaiting_approval)."""
+    """Open an approval request (the caller moves the incident to awaiting_approval).
+
+    A held fix on an incident with an open pull request also records the PR's head commit, so an
+    approval given after the head moved is stale."""
+    if kind == "fix" and incident.pr_head_sha:
+        payload = {**(payload or {}), "pr_head": incident.pr_head_sha}
     return int(
         connection.execute(
             insert(approvals)
@@ -112,6 +141,76 @@ def latest(connection: Connection, incident_pk: int, *, kind: str) -> AnyRow | N
     ).first()
 
 
+def _head(sha: str | None) -> str:
+    if not sha:
+        return NO_HEAD
+    try:
+        return head_subject(sha)
+    except ValueError:  # a forge's odd head value still compares, it must not fail the answer
+        return f"head {sha[:64]!r}"
+
+
+def current_subject(pending: AnyRow, incident: AnyRow) -> str:
+    """What ``pending`` would be bound to if it were requested now."""
+    if pending.subject.startswith("sha:"):  # approval given on a pull request's head commit
+        return _head(incident.pr_head_sha)
+    held = (pending.payload or {}).get("submission")
+    if pending.kind == "fix" and held is not None:
+        from server.fix_models import FixSubmission
+
+        # The same hash server.fixes bound the request to, over the change that would run now.
+        return approval_subject(FixSubmission.model_validate(held).change.model_dump_json())
+    return str(pending.subject)
+
+
+def _subjects(pending: AnyRow, incident: AnyRow) -> tuple[str, str]:
+    """(what the request was for, what is current now), as ``decide`` compares them."""
+    asked_head = (pending.payload or {}).get("pr_head")
+    if asked_head and asked_head != incident.pr_head_sha:
+        return _head(asked_head), _head(incident.pr_head_sha)
+    return str(pending.subject), current_subject(pending, incident)
+
+
+def _ask_again(
+    connection: Connection, incident: AnyRow, pending: AnyRow, *, why: str, policy: ApprovalPolicy, now: datetime
+) -> int:
+    """Open a new request like ``pending`` for what is current now, note it, and tell people."""
+    from server.notify.outbox import enqueue_for_transition
+
+    payload = {key: value for key, value in (pending.payload or {}).items() if key != "pr_head"}
+    new_id = request(
+        connection,
+        incident,
+        kind=pending.kind,
+        subject=current_subject(pending, incident),
+        requested_by=pending.requested_by,
+        reason=pending.reason,
+        policy=policy,
+        now=now,
+        payload=payload or None,
+    )
+    detail = {"approval": new_id, "why": pending.reason, "stale": f"approval {pending.id} is stale: {why}"}
+    writes.record_event(
+        connection,
+        incident.pk,
+        now=now,
+        actor="system",
+        event="approval_requested",
+        detail=detail,
+        trace_id=incident.trace_id,
+    )
+    # Still awaiting approval, but of something new: announce it like a first request.
+    enqueue_for_transition(
+        connection,
+        incident,
+        Status.awaiting_approval,
+        Status.awaiting_approval,
+        now=now,
+        detail={"why": f"a new approval is needed: {why}"},
+    )
+    return new_id
+
+
 def requests_for(store: Store, incident_id: str) -> list[ApprovalRequest]:
     with store.read() as connection:
         row = queries.incident_row(connection, incident_id)
@@ -122,7 +221,17 @@ def requests_for(store: Store, incident_id: str) -> list[ApprovalRequest]:
 
 
 def answer(store: Store, incident_id: str, *, user: str, approve: bool, reason: str, policy: ApprovalPolicy) -> Decided:
-    """Apply a person's approve or deny to the incident's open request; raise when they may not."""
+    """Apply a person's approve or deny to the incident's open request; raise when they may not, and
+    ``ApprovalStale`` when what they approved has moved (a new request is then open)."""
+    decided = _answer(store, incident_id, user=user, approve=approve, reason=reason, policy=policy)
+    if isinstance(decided, ApprovalStale):
+        raise decided  # after the commit: the stale mark and the new request stay
+    return decided
+
+
+def _answer(
+    store: Store, incident_id: str, *, user: str, approve: bool, reason: str, policy: ApprovalPolicy
+) -> Decided | ApprovalStale:
     now = store.clock.now()
     actor = f"human:{user}"
     with store.write() as connection:
@@ -130,18 +239,22 @@ def answer(store: Store, incident_id: str, *, user: str, approve: bool, reason: 
         pending = open_request(connection, incident.pk)
         if pending is None or Status(incident.status) != Status.awaiting_approval:
             raise NotFound(f"incident {incident_id} has no approval waiting (it is {incident.status})")
+        requested, current = _subjects(pending, incident)
         result = decide(
             Answer.approve if approve else Answer.deny,
             user,
             requester=pending.requested_by,
             requested_at=pending.requested_at,
-            requested_subject=pending.subject,
-            current_subject=pending.subject,
+            requested_subject=requested,
+            current_subject=current,
             now=now,
             policy=policy,
         )
         if result.outcome == Outcome.refused:
             raise Forbidden(f"{user} may not answer this request: {result.reason}")
+        if result.outcome == Outcome.stale and requested.startswith("sha:"):
+            why = f"the pull request's head moved since approval was requested ({requested} -> {current})"
+            result = result.model_copy(update={"reason": why})
         decision = {"approved": "approved", "denied": "denied", "expired": "expired", "stale": "stale"}[
             result.outcome.value
         ]
@@ -150,6 +263,9 @@ def answer(store: Store, incident_id: str, *, user: str, approve: bool, reason: 
             .where(approvals.c.id == pending.id)
             .values(decision=decision, decided_by=user, decision_reason=reason or result.reason, decided_at=now)
         )
+        if result.outcome == Outcome.stale:
+            new_id = _ask_again(connection, incident, pending, why=result.reason, policy=policy, now=now)
+            return ApprovalStale(incident_id, stale_id=pending.id, new_id=new_id, why=result.reason)
         detail = {
             "approval": pending.id,
             "kind": pending.kind,

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from fixer.models import Change, Edit
+from server import approvals, reviews
+from server.approvals import ApprovalStale
+from server.config import HealerConfig, load_config
+from server.fix_models import FixSubmission
+from server.fixes import FixService
+from server.intake import normalize
+from server.models import IncidentIn, Status
+from server.reviews import ReviewEvent
+from server.settings import Settings
+from server.store import Store, queries
+from server.store.triage_schema import outbox
 from server.triage.approval import (
     Answer,
     ApprovalPolicy,
@@ -19,6 +34,8 @@ from server.triage.approval import (
     is_stale,
     needs_approval,
 )
+from server.triage.policy import routing_policy
+from tests.fixer_repo import TEST_COMMAND, make_calc_repo
 
 DEFAULTS = ApprovalPolicy()
 DIFF_HEADER = "diff --git a/app/x.py b/app/x.py\n--- a/app/x.py\n+++ b/app/x.py\n@@ -1,2 +1,2 @@\n"
@@ -209,3 +226,111 @@ def answer(kind: Answer, user: str, **overrides: Any) -> tuple[Outcome, str]:
 )
 def test_decide(kind: Answer, user: str, overrides: dict[str, Any], expected: tuple[Outcome, str]) -> None:
     assert answer(kind, user, **overrides) == expected
+
+
+# ---- answering against what is current now (server.approvals) ---------------------------------
+
+HEAD_ONE, HEAD_TWO = "1" * 40, "2" * 40
+AUTH_EDIT = "app/auth/a.py"
+
+
+def calc_config(tmp_path: Path) -> HealerConfig:
+    repo = make_calc_repo(tmp_path / "calc")
+    (tmp_path / "healer.toml").write_text(
+        f'[repos.calc]\npath = "{repo}"\ntest_command = "{TEST_COMMAND}"\nservices = ["calc"]\n'
+        '[routing.approval]\nusers = ["ana"]\n'
+    )
+    return load_config(tmp_path / "healer.toml")
+
+
+def submission(text: str) -> FixSubmission:
+    return FixSubmission(
+        change=Change(edits=[Edit(path=AUTH_EDIT, create=text)]), summary="set a", explanation="a needs a value"
+    )
+
+
+def push_to_the_pr(store: Store, iid: str, head: str) -> None:
+    """Someone else pushes a commit to the bot's PR branch, as the forge's webhook reports it."""
+    event = ReviewEvent(kind="pr_pushed", incident_id=iid, number=1, actor="github:carol", head_sha=head)
+    assert reviews.apply(store, event) == "taken_over"
+
+
+def test_an_approval_after_the_pr_head_moved_is_stale_and_asks_again(tmp_path: Path) -> None:
+    config = calc_config(tmp_path)
+    policy = routing_policy(config).config.approval
+    store = Store.open(f"sqlite:///{tmp_path / 'h.db'}")
+    service = FixService(store, config, Settings(home=tmp_path / "home"))
+    iid = store.ingest(normalize(IncidentIn(service="calc", error="boom", severity="high"), config)).id
+    store.transition(iid, Status.pending, actor="system")
+    store.claim(iid, agent="cline")
+    service.submit(iid, submission("A = 1\n"), agent="cline")  # touches auth: held
+    first = approvals.answer(store, iid, user="ana", approve=True, reason="", policy=policy)
+    assert service.resume(iid, first.payload or {}).status == Status.pr_open
+    head = _head_of(store, iid)
+    # A follow-up round: the new change is held, bound to the PR's head as it is now.
+    store.transition(iid, Status.changes_requested, actor="github:ana", updates={"review_state": "changes_requested"})
+    store.claim(iid, agent="cline")
+    assert service.submit(iid, submission("A = 2\n"), agent="cline").held_for_approval
+    push_to_the_pr(store, iid, HEAD_TWO)
+    with pytest.raises(ApprovalStale, match=r"A new approval \(request \d+\) was requested") as refused:
+        approvals.answer(store, iid, user="ana", approve=True, reason="looks fine", policy=policy)
+    assert f"sha:{head} -> sha:{HEAD_TWO}" in refused.value.message and "Nothing ran" in refused.value.message
+    *_, stale, fresh = approvals.requests_for(store, iid)
+    assert (stale.decision, fresh.decision, fresh.id) == ("stale", None, refused.value.new_id)
+    assert (fresh.subject, fresh.requested_by) == (stale.subject, "agent:cline")  # the same change, asked again
+    assert store.get(iid).status == Status.awaiting_approval
+    asked = [e for e in store.timeline(iid) if e.event == "approval_requested"][-1]
+    assert asked.detail["approval"] == fresh.id and "is stale" in asked.detail["stale"]
+    with store.read() as connection:  # people are told, as for the first request
+        kinds = connection.execute(select(outbox.c.kind).order_by(outbox.c.id)).scalars().all()
+    assert kinds.count("approval_needed") == 3
+    second = approvals.answer(store, iid, user="ana", approve=True, reason="", policy=policy)
+    assert second.status == Status.fixing and second.payload is not None
+    assert FixSubmission.model_validate(second.payload["submission"]) == submission("A = 2\n")
+    store.close()
+
+
+def _head_of(store: Store, iid: str) -> str:
+    with store.read() as connection:
+        return str(queries.incident_row(connection, iid).pr_head_sha)
+
+
+# (how the request is bound, whether a push to the PR makes approving it stale)
+BINDINGS = [
+    # triage's "may agents work on this": about the incident, not any commit
+    ("incident", lambda iid: f"incident:{iid}", None, False),
+    # approval given on a PR's head commit
+    ("fix", lambda iid: head_subject(HEAD_ONE), None, True),
+    # a held change with no PR open yet: only the change's hash, which has not moved
+    ("fix", lambda iid: approval_subject(submission("A = 1\n").change.model_dump_json()), "A = 1\n", False),
+]
+
+
+@pytest.mark.parametrize(("kind", "subject", "held", "stale"), BINDINGS)
+def test_what_an_approval_is_checked_against(
+    store: Store, kind: str, subject: Callable[[str], str], held: str | None, stale: bool
+) -> None:
+    iid = store.ingest(normalize(IncidentIn(service="calc", error="boom", severity="high"), HealerConfig())).id
+    store.transition(iid, Status.triaged, actor="system")
+    store.transition(iid, Status.awaiting_approval, actor="system", updates={"pr_number": 1, "pr_head_sha": HEAD_ONE})
+    payload = {"submission": submission(held).model_dump(mode="json"), "agent": "cline"} if held else None
+    with store.write() as connection:
+        row = queries.incident_row(connection, iid)
+        approvals.request(
+            connection,
+            row,
+            kind=kind,
+            subject=subject(iid),
+            requested_by="agent:cline",
+            reason="r",
+            policy=TEAM,
+            now=store.clock.now(),
+            payload=payload,
+        )
+    if held is None:
+        push_to_the_pr(store, iid, HEAD_TWO)
+    if stale:
+        with pytest.raises(ApprovalStale, match=f"sha:{HEAD_ONE} -> sha:{HEAD_TWO}"):
+            approvals.answer(store, iid, user="alice", approve=True, reason="", policy=TEAM)
+        assert [r.subject for r in approvals.requests_for(store, iid)][-1] == head_subject(HEAD_TWO)
+    assert approvals.answer(store, iid, user="alice", approve=True, reason="", policy=TEAM).outcome == "approved"
