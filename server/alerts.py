@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, select, update
 
 from server.config import HealerConfig
-from server.intake import LOG_EXCERPT_CHARS, new_trace_id
+from server.intake import LOG_EXCERPT_CHARS, new_trace_id, redact_frame
 from server.models import NewIncident, Status
 from server.redact import redact, redact_value
 from server.sources.base import AlertEvent, AlertStatus, ParsedDelivery, SourceConfig
@@ -106,16 +106,18 @@ def _capped_payload(alert: AlertEvent) -> dict[str, Any]:
 def _new_incident(alert: AlertEvent, config: SourceConfig, healer: HealerConfig) -> NewIncident:
     repo = healer.repo_for_service(alert.service)
     error = alert.error or alert.description or alert.title
-    labels = {redact(k): redact(v) for k, v in alert.labels.items()}
-    labels.update({f"link.{name}": url for name, url in alert.links.items() if url.startswith(("http://", "https://"))})
+    labels = redact_value({redact(k): v for k, v in alert.labels.items()})
+    labels.update(
+        {f"link.{name}": redact(url) for name, url in alert.links.items() if url.startswith(("http://", "https://"))}
+    )
     return NewIncident(
         fingerprint=fingerprint_for(alert, config),
         source=config.name,
-        service=alert.service,
+        service=redact(alert.service),
         title=redact(alert.title)[:500] or "(no title)",
         error=redact(error)[:20_000] if error else None,
         log_excerpt=redact(alert.log)[-LOG_EXCERPT_CHARS:] if alert.log else None,
-        stack_frames=alert.stack_frames,
+        stack_frames=[redact_frame(frame) for frame in alert.stack_frames],
         severity=alert.severity,
         labels=labels,
         repo=repo.name if repo else None,

@@ -9,7 +9,7 @@ import re
 from server.config import HealerConfig
 from server.errors import InvalidInput, RepoNotConfigured
 from server.models import SEVERITY_ALIASES, IncidentIn, NewIncident, Severity, StackFrame
-from server.redact import redact
+from server.redact import redact, redact_value
 from server.stacktrace import parse_stack_trace
 
 _random = random.Random()  # noqa: S311 - trace ids correlate logs, they protect nothing
@@ -108,7 +108,7 @@ def _first_line(text: str, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _redact_frame(frame: StackFrame) -> StackFrame:
+def redact_frame(frame: StackFrame) -> StackFrame:
     return frame.model_copy(
         update={
             "filename": redact(frame.filename),
@@ -127,7 +127,7 @@ def normalize(report: IncidentIn, config: HealerConfig, *, trace_id: str | None 
             "say what happened: send at least one of `error`, `log` or `title`",
             field="error",
         )
-    labels = {redact(k): redact(v) for k, v in report.labels.items()}
+    labels = redact_value({redact(k): v for k, v in report.labels.items()})
     log = redact(report.log)[-LOG_EXCERPT_CHARS:] if report.log else None
     error = redact(report.error) if report.error else (error_from_log(log) if log else None)
     service = redact(report.service) if report.service else None
@@ -138,7 +138,7 @@ def normalize(report: IncidentIn, config: HealerConfig, *, trace_id: str | None 
         frames = list(report.stack_trace)
     else:
         frames = parse_stack_trace(log) if log else []
-    frames = [_redact_frame(frame) for frame in frames]
+    frames = [redact_frame(frame) for frame in frames]
     severity = parse_severity(report.severity, text="\n".join(filter(None, [report.error, report.log])))
     title = redact(report.title) if report.title else _first_line(error or log or "")
     if report.repo is not None:

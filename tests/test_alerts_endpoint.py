@@ -346,3 +346,29 @@ def test_group_by_outage_stays_open_while_a_member_still_fires(
     done = grouped.post("/alerts/am", json={"alerts": [outage_alert("db-2", "eu", "resolved")]}).json()
     assert done["alerts"][0]["outcome"] == "resolved"
     assert grouped.get(f"/incidents/{incident_id}").json()["status"] == "resolved_by_source"
+
+
+GH_TOKEN = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"
+
+
+def test_an_alert_carrying_secrets_is_stored_redacted_in_every_field(client: TestClient) -> None:
+    # Monitors copy whatever the application logged; a token in any field is hidden before it is stored.
+    event = json.loads(body("sentry/event_for_exception_python.json"))
+    frame = event["data"]["event"]["exception"]["values"][0]["stacktrace"]["frames"][-1]
+    frame["filename"] = f"app/{GH_TOKEN}.py"
+    frame["context_line"] = f"    client = Client(token='{GH_TOKEN}')"
+    group = am_group("firing", ("fp1", "firing"))
+    group["alerts"][0]["labels"] |= {"service": f"payments-{GH_TOKEN}", "password": "hunter22"}  # type: ignore[index]
+    group["alerts"][0]["annotations"]["runbook_url"] = f"https://ops.example/run?token={GH_TOKEN}"  # type: ignore[index]
+    ids = []
+    for source, payload in (("sentry", event), ("alertmanager", group)):
+        answer = client.post(
+            f"/alerts/{source}", content=json.dumps(payload), headers={"content-type": "application/json"}
+        )
+        assert answer.status_code == 202, answer.text
+        ids.append(answer.json()["alerts"][0]["incident_id"])
+    for incident_id in ids:
+        stored = json.dumps(client.get(f"/incidents/{incident_id}").json())
+        stored += json.dumps(client.get(f"/incidents/{incident_id}/alerts").json())
+        assert GH_TOKEN not in stored and "hunter22" not in stored
+        assert "[REDACTED:github-token]" in stored
