@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 
 from server.commands.common import load
 
@@ -12,13 +13,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tools.runtime import Runtime
-    from tools.server import build_server
-
-    settings, config = load()
-    runtime = Runtime(settings, config=config)
+    # Agents spawn this process for every session, so start-up counts (bench/bench_mcp_startup.py).
+    # Importing the SDK and building the tools' schemas creates many objects and no garbage worth
+    # collecting: the collector stays off until the server is built, then what start-up made is
+    # frozen (kept out of later collections, which also keeps them short while tools are called).
+    gc.disable()
     try:
-        build_server(runtime, read_only=args.read_only).run("stdio")
+        from tools.runtime import Runtime
+        from tools.server import build_server
+
+        settings, config = load()
+        runtime = Runtime(settings, config=config)
+        server = build_server(runtime, read_only=args.read_only)
+    finally:
+        gc.freeze()
+        gc.enable()
+    try:
+        server.run("stdio")
     finally:
         runtime.close()
     return 0
