@@ -19,6 +19,7 @@ from server.settings import Settings
 from server.store import Store
 from server.triage.decide import Triage
 from server.triage.worker import triage_received
+from tests.conftest import FakeClock
 
 TOKEN = "s3cret-token-for-tests"
 
@@ -185,6 +186,75 @@ name = "payments needs a yes"
 match = ['service="payments"']
 route = "approval"
 """
+
+
+def strip_tags(markup: str) -> str:
+    return re.sub(r"<[^>]+>", "", markup).strip()
+
+
+@pytest.mark.parametrize(
+    ("needs_approval", "expected"),
+    [
+        # Awaiting approval: each of the three forms' reason fields is named for its own action.
+        (
+            True,
+            [
+                ("reason-approve", "Reason for approving (optional)"),
+                ("reason-deny", "Reason for denying (optional)"),
+                ("reason-resolve", "Reason for resolving (optional)"),
+            ],
+        ),
+        # Waiting for an agent: escalate and resolve.
+        (
+            False,
+            [
+                ("reason-escalate", "Reason for escalating (optional)"),
+                ("reason-resolve", "Reason for resolving (optional)"),
+            ],
+        ),
+    ],
+)
+def test_each_reason_field_is_labelled_for_its_action(
+    healer_home: Path, store: Store, needs_approval: bool, expected: list[tuple[str, str]]
+) -> None:
+    if needs_approval:
+        with (healer_home / "healer.toml").open("a") as config:
+            config.write(APPROVAL)
+    with make_client(healer_home, store) as client:
+        iid = post(client, service="payments", error="refund doubled")
+        rules = Triage(load_config(healer_home / "healer.toml"))
+        triage_received(store, rules.decide, approval=rules.approval)
+        html = client.get(f"/ui/incidents/{iid}").text
+    labels = [(target, strip_tags(text)) for target, text in re.findall(r'<label for="([^"]+)">(.*?)</label>', html)]
+    assert labels == expected
+    for target, _ in labels:  # each label names exactly one field, and it is that form's reason
+        assert re.findall(rf'<(\w+) id="{target}"', html) == ["input"]
+
+
+@pytest.mark.parametrize(
+    ("later", "axis_end", "bar"),
+    [
+        ({}, "11-22 09:00", "11-22 09:00"),  # just reported: the axis ends at the report
+        ({"minutes": 5}, "11-22 09:05", "11-22 09:00"),  # it used to end at 09:12, twelve minutes after the first
+        ({"hours": 3}, "11-22 12:00", "11-22 09:00"),  # five-minute bars
+        ({"days": 3}, "11-25 09:00", "11-22 06:00"),  # six-hour bars
+    ],
+)
+def test_the_occurrences_chart_ends_now(
+    client: TestClient, clock: FakeClock, later: dict[str, float], axis_end: str, bar: str
+) -> None:
+    iid = post(client, service="payments", error="pool exhausted")  # at 2026-11-22 09:00, the frozen clock
+    clock.advance(**later)
+    html = client.get(f"/ui/incidents/{iid}").text
+    found = re.search(r'<svg class="chart".*?</svg>', html, re.DOTALL)
+    assert found, "the page has no occurrences chart"
+    chart = found.group(0)
+    assert re.findall(r"<text [^>]*>([^<]*)</text>", chart)[-1] == f"{axis_end} UTC"
+    assert f" to 2026-{axis_end} UTC" in chart  # the description read out says the same
+    assert re.findall(r"<title>(\d+) at 2026-([0-9: -]+) UTC</title>", chart) == [("1", bar)]
+    # The one report is in the bucket holding now (or, for a short history, before it), never after.
+    xs = [float(x) for x in re.findall(r'<rect x="([0-9.]+)"', chart)]
+    assert len(xs) == 1 and (not later or xs[0] < 480 - 480 / 48)
 
 
 def sign_in(client: TestClient, name: str) -> None:

@@ -237,14 +237,29 @@ def test_the_sign_in_page_asks_for_the_token(strict_page: Any, env: dict[str, st
         guarded.stop()
 
 
-def test_approve_from_the_incident_page(page: Any, servers: tuple[ServerProcess, ServerProcess]) -> None:
+STALE_WATCH = """
+window.staleAfter = null;
+new MutationObserver(function () {
+  if (window.staleAfter !== null || !document.getElementById("actions-stale")) return;
+  var events = document.querySelectorAll("#timeline li .event");
+  window.staleAfter = events.length ? events[events.length - 1].textContent : "";
+}).observe(document, { childList: true, subtree: true });
+"""
+
+
+def test_approve_from_the_incident_page(
+    page: Any, servers: tuple[ServerProcess, ServerProcess], env: dict[str, str]
+) -> None:
     first, _ = servers
     sign_in(page, first, "ana")
     iid = report(first, service="billing", error="refund doubled", severity="critical")
     wait_status(first, iid, "awaiting_approval")
+    # Notes, from the first parse of every page, which timeline event was last shown when the
+    # "state changed" notice appeared; it must never be the change the page itself shows.
+    page.add_init_script(STALE_WATCH)
     page.goto(f"{first.url}/ui/incidents/{iid}")
     assert page.locator(".headline .status-text").inner_text() == "Awaiting approval"
-    page.get_by_label("Reason").first.fill("billing owner says go")
+    page.get_by_label("Reason for approving").fill("billing owner says go")
     page.get_by_role("button", name="Approve").click()
     page.wait_for_url(f"{first.url}/ui/incidents/{iid}")
     assert "Approved: the incident is now pending." in page.locator(".flash").inner_text()
@@ -256,7 +271,18 @@ def test_approve_from_the_incident_page(page: Any, servers: tuple[ServerProcess,
         "billing owner says go",
     )
     assert page.locator("#timeline li").last.inner_text().count("human:ana") == 1
+    # The page after the redirect already shows the approval: no "state changed" notice for it.
+    wait_live(page)
+    time.sleep(1)  # four polls of the feed: an echo of the approval would have arrived by now
+    assert page.locator("#actions-stale").count() == 0
     shot(page, "incident")
+    # A change someone else makes after the page loaded does bring the notice.
+    store = Store.open(env["HEALER_DATABASE_URL"])
+    store.transition(iid, Status.escalated, actor="human:bob", event="escalated")
+    store.close()
+    page.locator("#actions-stale").wait_for()
+    assert page.evaluate("window.staleAfter") == "escalated"
+    shot(page, "incident-changed-elsewhere")
 
 
 def tab_to(page: Any, selector: str, limit: int = 60) -> None:

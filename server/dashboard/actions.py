@@ -36,6 +36,15 @@ LABELS: dict[Action, str] = {
     Action.resolve: "Resolve",
 }
 
+#: Each form's reason field names its action, so a screen reader's list of fields tells them apart.
+REASON_LABELS: dict[Action, str] = {
+    Action.approve: "Reason for approving",
+    Action.deny: "Reason for denying",
+    Action.retry: "Reason for retrying",
+    Action.escalate: "Reason for escalating",
+    Action.resolve: "Reason for resolving",
+}
+
 HINTS: dict[Action, str] = {
     Action.approve: "The incident goes to the agents, or the held fix runs and opens its pull request.",
     Action.deny: "Nothing runs; the incident goes to humans (escalated).",

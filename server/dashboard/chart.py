@@ -30,6 +30,8 @@ class Series:
     start: datetime
     width: timedelta
     counts: list[int]
+    #: Where the axis ends: the moment the chart was drawn, inside the last bucket.
+    end: datetime
 
 
 def _width(first: datetime, last: datetime) -> timedelta:
@@ -40,11 +42,18 @@ def _width(first: datetime, last: datetime) -> timedelta:
     return WIDTHS[-1]
 
 
-def occurrences(connection: Connection, incident_pk: int, first: datetime, last: datetime) -> Series:
-    """Reports of one incident (its first and every repeat) counted per time bucket, in SQL."""
-    width = _width(first, last)
+def occurrences(connection: Connection, incident_pk: int, first: datetime, last: datetime, now: datetime) -> Series:
+    """Reports of one incident (its first and every repeat) counted per time bucket, in SQL.
+
+    The last bucket is the one holding ``now``: the axis ends at the present, never in the future.
+    When the incident is younger than MIN_BARS buckets, the earlier buckets are empty ones before it.
+    """
+    end = max(now, last)
+    width = _width(first, end)
     seconds = int(width.total_seconds())
-    origin = int(first.timestamp()) // seconds * seconds
+    last_slot = int(end.timestamp()) // seconds
+    bars = min(max(MIN_BARS, last_slot - int(first.timestamp()) // seconds + 1), MAX_BARS * 2)
+    origin = (last_slot - bars + 1) * seconds
     if connection.dialect.name == "sqlite":
         epoch: ColumnElement[Any] = cast(func.strftime("%s", timeline.c.at), Integer)
     else:
@@ -52,16 +61,19 @@ def occurrences(connection: Connection, incident_pk: int, first: datetime, last:
     bucket = func.floor((epoch - origin) / seconds)
     rows = connection.execute(
         select(bucket.label("bucket"), func.count())
-        .where(timeline.c.incident_pk == incident_pk, timeline.c.event.in_(["received", "occurrence"]))
+        .where(
+            timeline.c.incident_pk == incident_pk,
+            timeline.c.event.in_(["received", "occurrence"]),
+            epoch >= origin,  # older than the first bar (a long history cut short); integer division would round it in
+        )
         .group_by("bucket")
     ).all()
-    bars = int((last.timestamp() - origin) // seconds) + 1
-    counts = [0] * max(MIN_BARS, min(bars, MAX_BARS * 2))
+    counts = [0] * bars
     for index, count in rows:
         slot = int(index or 0)
         if 0 <= slot < len(counts):
             counts[slot] += int(count)
-    return Series(start=datetime.fromtimestamp(origin, UTC), width=width, counts=counts)
+    return Series(start=datetime.fromtimestamp(origin, UTC), width=width, counts=counts, end=end)
 
 
 def _label(width: timedelta) -> str:
@@ -77,7 +89,7 @@ def svg(series: Series, *, width: int = 480, height: int = 96) -> str:
     peak = max(series.counts) or 1
     total = sum(series.counts)
     bar = width / len(series.counts)
-    end = series.start + series.width * len(series.counts)
+    end = series.end
     summary = (
         f"{total} report{'s' if total != 1 else ''} from {series.start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC, "
         f"per {_label(series.width)}; at most {peak} in one"

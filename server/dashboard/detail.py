@@ -70,7 +70,7 @@ def load(store: Store, incident_id: str) -> IncidentView:
         ).all()
         events = [to_event(item, incident.id) for item in reversed(rows[:TIMELINE_LIMIT])]
         history = attempts.attempts_of(connection, row.pk)
-        series = chart.occurrences(connection, row.pk, incident.first_seen, incident.last_seen)
+        series = chart.occurrences(connection, row.pk, incident.first_seen, incident.last_seen, store.clock.now())
         local_pr = connection.execute(
             select(local_pull_requests.c.body)
             .where(local_pull_requests.c.incident_id == incident.id)

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from server import __version__
 from server.api.state import AppState
 from server.dashboard import detail, overview
-from server.dashboard.actions import HINTS, LABELS, Action, check_name, perform
+from server.dashboard.actions import HINTS, LABELS, REASON_LABELS, Action, check_name, perform
 from server.dashboard.listing import PAGE_SIZES, SORT_LABELS, ListQuery, Sort, list_page, services
 from server.dashboard.session import COOKIE, FLASH_COOKIE, MAX_AGE, Session, Sessions
 from server.dashboard.stages import STAGES, STATUS_LABELS, Stage, describe
@@ -121,7 +121,7 @@ def _page(request: Request, template: str, context: dict[str, Any], *, status_co
             "csrf": sessions.csrf(session),
             "sign_in_required": sessions.required,
             "flash": flash,
-            "now": datetime.now(UTC),
+            "now": _state(request).store.clock.now(),
             **context,
         },
         status_code=status_code,
@@ -210,7 +210,18 @@ def incident_page(request: Request, incident_id: Annotated[str, PathParam(max_le
         view = detail.load(_state(request).store, incident_id)
     except HealerError as exc:
         return _page(request, "missing.html", {"message": exc.message}, status_code=exc.status_code)
-    return _page(request, "incident.html", {"view": view, "labels": LABELS, "hints": HINTS})
+    return _page(
+        request,
+        "incident.html",
+        {
+            "view": view,
+            "labels": LABELS,
+            "hints": HINTS,
+            "reason_labels": REASON_LABELS,
+            # The feed starts after what the page shows, so its own changes are not news to it.
+            "last_event_id": view.last_event_id,
+        },
+    )
 
 
 @router.post("/ui/incidents/{incident_id}/actions")

@@ -9,6 +9,9 @@
   var live = document.getElementById("live");
   var feedState = document.getElementById("feed-state");
   var seen = new Set();
+  // The newest timeline event the server had when it rendered this page: the page already shows
+  // it and everything before it (an action just taken, say), so the feed never reports those as news.
+  var renderedUpTo = parseInt(body.getAttribute("data-last-event-id") || "0", 10) || 0;
   var announceQueue = [];
   var announceTimer = null;
 
@@ -253,7 +256,7 @@
     source.addEventListener("timeline", function (message) {
       var data;
       try { data = JSON.parse(message.data); } catch (e) { return; }
-      if (seen.has(data.id)) return;
+      if (seen.has(data.id) || data.id <= renderedUpTo) return;
       seen.add(data.id);
       body.setAttribute("data-last-event-id", String(data.id));
       if (page === "list") onList(data);
