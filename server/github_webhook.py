@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 from collections.abc import Callable, Collection
 from typing import Any
 
@@ -73,10 +74,6 @@ def record(store: Store, delivery_id: str, event: str, payload: dict[str, Any]) 
     return True
 
 
-def _trusted(login: str, association: str | None, allowed: set[str]) -> bool:
-    return login in allowed or (association or "").upper() in TRUSTED_ASSOCIATIONS
-
-
 class Translator:
     """GitHub payloads -> ReviewEvents, for the repositories healer.toml maps to GitHub."""
 
@@ -92,6 +89,26 @@ class Translator:
         review = extra.get("review", {}) if isinstance(extra.get("review", {}), dict) else {}
         self.allowed = set(review.get("trusted_authors", DEFAULT_TRUSTED))
         self.can_write = can_write
+        self._write_access: dict[tuple[str, str], tuple[float, bool]] = {}
+
+    def _trusted(self, payload: dict[str, Any], login: str, association: str | None) -> bool:
+        """Whose findings an agent may take as tasks: the configured authors, and people with write access.
+
+        GitHub's author_association says COLLABORATOR for read-only collaborators too, so it only rules
+        outsiders out cheaply; write access itself is asked of the API (cached for five minutes)."""
+        if login in self.allowed:
+            return True
+        if (association or "").upper() not in TRUSTED_ASSOCIATIONS:
+            return False
+        if self.can_write is None:
+            return True
+        repo = str((payload.get("repository") or {}).get("full_name"))
+        now = time.monotonic()
+        cached = self._write_access.get((repo, login))
+        if cached is None or now - cached[0] > 300:
+            cached = (now, self.can_write(repo, login))
+            self._write_access[(repo, login)] = cached
+        return cached[1]
 
     def _incident(
         self, connection: Connection, payload: dict[str, Any], number: int, head: str | None, body: str | None
@@ -212,7 +229,7 @@ class Translator:
         if event == "pull_request_review":
             review = payload.get("review") or {}
             author = str((review.get("user") or {}).get("login", sender))
-            trusted = _trusted(author, review.get("author_association"), self.allowed)
+            trusted = self._trusted(payload, author, review.get("author_association"))
             verdict = "verdict_dismissed" if action == "dismissed" else "verdict" if action == "submitted" else None
             if verdict is None:
                 return []
@@ -237,7 +254,7 @@ class Translator:
                 ReviewEvent(
                     kind="finding",
                     actor=f"github:{author}",
-                    trusted=_trusted(author, comment.get("author_association"), self.allowed),
+                    trusted=self._trusted(payload, author, comment.get("author_association")),
                     file=comment.get("path"),
                     line=comment.get("line") or comment.get("original_line"),
                     body=str(comment.get("body", "")),

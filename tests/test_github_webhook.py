@@ -54,7 +54,7 @@ class Hooks:
         self.client = client
         self.store = store
         self.config = config
-        self.writers: set[str] = set()
+        self.writers: set[str] = {"Codertocat"}  # the fixtures' repository owner, who can write as on GitHub
         self.translator = Translator(config, can_write=lambda _repo, login: login in self.writers)
 
     def post(
@@ -415,6 +415,23 @@ def test_healer_retry_needs_write_access(hooks: Hooks) -> None:
     assert hooks.store.timeline(iid)[-1].actor == "github:ana"
     hooks.send("issue_comment/created.payload.json", _command("thanks, looks good", "ana"))
     assert hooks.outcomes()[-1] == "ignored: not a /healer command"
+
+
+def test_a_read_only_collaborators_findings_are_text_not_tasks(hooks: Hooks) -> None:
+    # GitHub marks read-only collaborators COLLABORATOR too: write access is asked of the API.
+    iid = hooks.bots_incident()
+    for login, writes in (("reader", False), ("maintainer", True)):
+        if writes:
+            hooks.writers.add(login)
+        comment = payload("pull_request_review_comment/created.payload.json")
+        comment["comment"]["user"]["login"] = comment["sender"]["login"] = login
+        comment["comment"]["author_association"] = "COLLABORATOR"
+        comment["comment"]["id"] += 1 if writes else 2
+        comment["comment"]["body"] = f"please fix this, from {login}"
+        hooks.send("pull_request_review_comment/created.payload.json", comment)
+    findings = {f.author: f for f in reviews.feedback(hooks.store, iid).findings}
+    assert findings["maintainer"].trusted and findings["maintainer"].body == "please fix this, from maintainer"
+    assert not findings["reader"].trusted and findings["reader"].body.startswith("[untrusted text from reader")
 
 
 def test_resolving_every_thread_clears_the_feedback(hooks: Hooks) -> None:

@@ -133,6 +133,7 @@ def review_round(world: World) -> tuple[str, int]:
     number = int(opened["pull_request_number"])
     assert opened["pull_request_created"] is True and emulator.pulls[number].state == "open"
 
+    emulator.grant("ana", "write")  # a maintainer: her findings are tasks for the agent (checked through the API)
     emulator.review(
         number,
         "ana",
