@@ -56,7 +56,13 @@ def parse_fixture(relative: str, config: dict[str, Any]) -> ParsedDelivery:
 ROWS: list[tuple[str, dict[str, Any], list[tuple[str, AlertStatus, str, str]], dict[str, Any]]] = [
     # Hand-trimmed Alertmanager body: no per-alert status (the group's stands in), no fingerprint
     # (Alertmanager's label hash stands in), service from the `job` label, severity label "warning".
-    ("alertmanager/prom_post_request.json", {}, [("b29784719d6a11e6", F, "docker_nodes", "medium")], {}),
+    # Its runbook is only in commonAnnotations: the group's annotations fill in the alert's.
+    (
+        "alertmanager/prom_post_request.json",
+        {},
+        [("b29784719d6a11e6", F, "docker_nodes", "medium")],
+        {"links": {"runbook", "source"}},
+    ),
     # Grafana 9 group saying "firing" with two resolved alerts and one firing: status is per alert.
     (
         "grafana/alert-9-mixed.json",

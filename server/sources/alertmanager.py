@@ -83,6 +83,7 @@ class AmWebhook(Payload):
     truncatedAlerts: int = 0
     externalURL: str | None = None
     groupKey: str | None = None
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
 
 
 SEVERITY = SeverityMapping(
@@ -98,10 +99,14 @@ def labelled_alert(
     config: LabelledConfig,
     severity: SeverityMapping,
     links: dict[str, str],
+    common_annotations: dict[str, str] | None = None,
 ) -> AlertEvent:
-    """One Alertmanager-shaped alert (Alertmanager's or Grafana's) as an ``AlertEvent``."""
+    """One Alertmanager-shaped alert (Alertmanager's or Grafana's) as an ``AlertEvent``.
+
+    The group's ``commonAnnotations`` fill in what an alert leaves out (some senders put the runbook
+    only there); the alert's own annotations win."""
     labels = alert.labels
-    annotations = alert.annotations
+    annotations = {**(common_annotations or {}), **alert.annotations}
     status = alert.status or group_status or "firing"
     return AlertEvent(
         source_name=config.name,
@@ -139,7 +144,15 @@ class AlertmanagerSource:
         payload = validate(AmWebhook, body, source_type=self.type)
         links = nonempty_links(source=payload.externalURL)
         alerts = [
-            labelled_alert(alert, raw, group_status=payload.status, config=config, severity=self.severity, links=links)
+            labelled_alert(
+                alert,
+                raw,
+                group_status=payload.status,
+                config=config,
+                severity=self.severity,
+                links=links,
+                common_annotations=payload.commonAnnotations,
+            )
             for alert, raw in zip(payload.alerts, body["alerts"], strict=True)
         ]
         return ParsedDelivery(
