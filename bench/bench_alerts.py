@@ -174,6 +174,11 @@ def main() -> None:
     print(f"ratio Alertmanager 1-alert / POST /incidents: {one / baseline:.2f}x (target >= 0.8x)")
     print(f"ratio Sentry event / POST /incidents:         {events / baseline:.2f}x")
     print(f"Alertmanager 50-alert payloads: {fifty * 50 / baseline:.1f}x the alerts per second of POST /incidents")
+    ok = one / baseline >= 0.8 and counted == 10_000
+    print(
+        f"{'PASS' if ok else 'MISS'}: Alertmanager 1-alert {one / baseline:.2f}x of POST /incidents (target >= 0.8x), "
+        f"storm occurrences {counted} of 10000 (target exactly 10000)"
+    )
 
 
 if __name__ == "__main__":

@@ -175,6 +175,7 @@ def main() -> None:
                 worst = max(worst, figure / baseline)
             print(line)
     print(f"worst ratio over the list views: {worst:.2f}x (target <= 1.5x)")
+    print(f"{'PASS' if worst <= 1.5 else 'MISS'}: dashboard list views, worst {worst:.2f}x (target <= 1.5x)")
 
 
 if __name__ == "__main__":

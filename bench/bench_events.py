@@ -125,6 +125,8 @@ def main() -> None:
         )
     )
     print("(baseline: one subscriber, same server, same run; the feed polls the timeline every 0.25 s)")
+    verdict = "PASS" if received == total else "MISS"
+    print(f"{verdict}: events {received}/{total} deliveries (target: all; latency ratios are reported only)")
 
 
 if __name__ == "__main__":

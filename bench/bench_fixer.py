@@ -86,6 +86,7 @@ def main() -> None:
     print(f"submit_fix to PR recorded (no tests): {a:.1f} ms")
     print(f"same git steps on the command line:   {b:.1f} ms")
     print(f"ratio {a / b:.2f}x (target <= 1.5x)")
+    print(f"{'PASS' if a / b <= 1.5 else 'MISS'}: submit_fix {a / b:.2f}x of plain git (target <= 1.5x)")
 
 
 if __name__ == "__main__":
