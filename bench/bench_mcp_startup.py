@@ -46,7 +46,8 @@ def main() -> None:
     print(f"runs: {args.runs} each, interleaved; median of each")
     print(ratio_line("healer mcp start-up", median(healer) * 1000, median(bare) * 1000, "ms", "<= 1.1x"))
     ratio = median(healer) / median(bare)
-    print(f"{'PASS' if ratio <= 1.1 else 'MISS'}: healer mcp start-up {ratio:.2f}x of the bare SDK server (target <= 1.1x)")
+    verdict = "PASS" if ratio <= 1.1 else "MISS"
+    print(f"{verdict}: healer mcp start-up {ratio:.2f}x of the bare SDK server (target <= 1.1x)")
 
 
 if __name__ == "__main__":
