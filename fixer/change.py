@@ -21,7 +21,7 @@ _HUNK = re.compile(r"^@@ -(?P<old>\d+)(?:,\d+)? \+(?P<new>\d+)(?:,\d+)? @@")
 _FAILED = re.compile(r"error: patch failed: (?P<path>.+):(?P<line>\d+)")
 _NOT_APPLY = re.compile(
     r"error: (?P<path>.+): (?P<why>patch does not apply|does not exist in index|already exists in index"
-    r"|No such file or directory)"
+    r"|does not match index|No such file or directory)"
 )
 SYMLINK_MODE = "120000"
 
@@ -354,9 +354,17 @@ def apply(worktree: Path, the_plan: Plan) -> None:
     """Write the planned change into a worktree (only after the policy allowed it)."""
     if the_plan.diff is not None:
         text = the_plan.diff if the_plan.diff.endswith("\n") else the_plan.diff + "\n"
-        # git apply is atomic: a hunk that does not apply leaves the worktree as it was.
+        # git apply is atomic: a hunk that does not apply leaves the worktree as it was. --index stages
+        # exactly what it wrote, so no path of the agent's is ever handed to `git add`.
         done = gitcmd.run(
-            worktree, "apply", "--recount", "--whitespace=nowarn", "-", input_bytes=text.encode(), check=False
+            worktree,
+            "apply",
+            "--index",
+            "--recount",
+            "--whitespace=nowarn",
+            "-",
+            input_bytes=text.encode(),
+            check=False,
         )
         if done.returncode != 0:
             raise _refusal(done.stderr.decode(errors="replace"), the_plan.diff, _worktree_file(worktree))

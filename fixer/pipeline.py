@@ -81,6 +81,8 @@ class Fixer:
                 if spec.test_command and spec.policy.verify_before:
                     step("test-before", 0.25)
                     before = self._test(spec, tree)
+                    # The change goes onto the base as committed, not onto whatever the run left behind.
+                    gitcmd.run(tree, "reset", "--hard", "--quiet", "HEAD")
                 step("apply", 0.45)
                 change.apply(tree, the_plan)
                 after: TestRun | None = None
@@ -101,7 +103,8 @@ class Fixer:
                     "GIT_COMMITTER_EMAIL": spec.bot.email,
                 }
                 # Only the planned paths: whatever the test run left in the worktree is not part of the fix.
-                gitcmd.run(tree, "add", "--all", "--", *the_plan.paths)
+                if the_plan.diff is None:  # a diff is staged by `git apply --index`, exactly the paths git read
+                    gitcmd.run(tree, "add", "--all", "--", *the_plan.paths)
                 gitcmd.run(
                     tree,
                     "commit",

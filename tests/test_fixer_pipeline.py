@@ -265,3 +265,14 @@ def test_planned_paths_reach_git_as_names_not_patterns(tmp_path: Path) -> None:
     result = setup.fixer.submit(setup.spec, setup.request(change), setup.forge)
     changed = git(setup.bare, "diff", "--name-only", "main", result.commit).split("\n")
     assert sorted(filter(None, changed)) == ["[R]EADME.md", "app/calc.py"]
+
+
+def test_a_test_run_that_edits_tracked_files_changes_nothing_in_the_commit(tmp_path: Path) -> None:
+    # The run before the change appends to the very file the diff touches; the diff still applies to
+    # the base as committed, and neither run's writes reach the commit.
+    setup = Setup(tmp_path)
+    touch = "open('app/calc.py', 'a').write('# written by the test run\\n')"
+    setup.spec = setup.spec.model_copy(update={"test_command": f'{sys.executable} -c "{touch}"'})
+    result = setup.fixer.submit(setup.spec, setup.request(setup.diff(ADD_FIX)), setup.forge)
+    committed = git(setup.bare, "show", f"{result.commit}:app/calc.py")
+    assert "return a + b" in committed and "written by the test run" not in committed
