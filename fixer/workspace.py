@@ -63,31 +63,27 @@ class Workspace:
         return self.root / gitcmd.safe_ref(spec.name) / "cache.git"
 
     @contextlib.contextmanager
-    def incident_lock(self, incident_id: str) -> Iterator[None]:
-        """One attempt per incident at a time, across processes (an advisory file lock)."""
+    def _lock(self, name: str) -> Iterator[None]:
+        """An advisory file lock under ``locks/``, held across processes while the block runs."""
         locks = self.root / "locks"
         locks.mkdir(parents=True, exist_ok=True)
-        with (locks / f"{branch_for(incident_id).replace('/', '_')}.lock").open("a") as handle:
+        with (locks / f"{name}.lock").open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def incident_lock(self, incident_id: str) -> contextlib.AbstractContextManager[None]:
+        """One attempt per incident at a time, across processes."""
+        return self._lock(branch_for(incident_id).replace("/", "_"))
+
+    def repo_lock(self, spec: RepoSpec) -> contextlib.AbstractContextManager[None]:
+        """One writer of a repository's cache at a time, across processes (creating it, its remotes, fetches)."""
+        return self._lock(f"repo-{gitcmd.safe_ref(spec.name)}")
 
     def source(self, spec: RepoSpec) -> str:
         return str(spec.path) if spec.path is not None else str(spec.url)
-
-    @contextlib.contextmanager
-    def repo_lock(self, spec: RepoSpec) -> Iterator[None]:
-        """One writer of a repository's cache at a time, across processes (creating it, its remotes, fetches)."""
-        locks = self.root / "locks"
-        locks.mkdir(parents=True, exist_ok=True)
-        with (locks / f"repo-{gitcmd.safe_ref(spec.name)}.lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def sync(self, spec: RepoSpec, forge_url: str, auth_env: dict[str, str], secrets: list[str]) -> Path:
         """Create or fetch the cache: the default branch from the source, bot branches from the forge."""
@@ -153,26 +149,27 @@ class Workspace:
         fresh = stamp.exists() and time.time() - stamp.stat().st_mtime < max_age_seconds
         if fresh:
             return cache
-        if not (cache / "HEAD").exists():
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            staging = cache.parent / f".cache-{uuid.uuid4().hex}"
-            gitcmd.run(cache.parent, "init", "--quiet", "--bare", str(staging))
-            staging.rename(cache)
-        self._set_remote(cache, "origin", self.source(spec))
-        branch = gitcmd.safe_ref(spec.default_branch)
-        gitcmd.run(
-            cache,
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "origin",
-            f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
-            timeout=600,
-            env=auth[1] if auth is not None and same_host(self.source(spec), auth[0]) else None,
-            secrets=_secrets_in(auth[1]) if auth is not None else (),
-        )
-        stamp.touch()
-        return cache
+        with self.repo_lock(spec):  # the same cache sync() writes, maybe in another process
+            if not (cache / "HEAD").exists():
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                staging = cache.parent / f".cache-{uuid.uuid4().hex}"
+                gitcmd.run(cache.parent, "init", "--quiet", "--bare", str(staging))
+                staging.rename(cache)
+            self._set_remote(cache, "origin", self.source(spec))
+            branch = gitcmd.safe_ref(spec.default_branch)
+            gitcmd.run(
+                cache,
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "origin",
+                f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
+                timeout=600,
+                env=auth[1] if auth is not None and same_host(self.source(spec), auth[0]) else None,
+                secrets=_secrets_in(auth[1]) if auth is not None else (),
+            )
+            stamp.touch()
+            return cache
 
     def _same(self, spec: RepoSpec, forge_url: str) -> bool:
         return self.source(spec) == forge_url
