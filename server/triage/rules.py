@@ -23,6 +23,8 @@ from server.triage.prefilter import Literals, required_literals
 #: Placeholders a summary template may use.
 SUMMARY_FIELDS: frozenset[str] = frozenset({"service", "title", "match", "category", "rule", "error_line", "source"})
 DEFAULT_FIELDS: tuple[TextField, ...] = ("title", "error", "log", "stack")
+#: The default fields plus the labels, for rules whose evidence is often only in an alert's labels.
+WITH_LABELS: tuple[TextField, ...] = (*DEFAULT_FIELDS, "labels")
 
 
 def _compiles(pattern: str) -> str:
