@@ -7,6 +7,7 @@ import sys
 import uuid
 from pathlib import Path
 
+from fixer.models import Change, FixRequest
 from tests.conftest import git, make_repo
 
 CALC = '''"""Arithmetic the service gets wrong."""
@@ -71,3 +72,18 @@ def snapshot(repo: Path) -> dict[str, str]:
 
 ADD_FIX = {"app/calc.py": ("return a - b", "return a + b")}
 MUL_FIX = {"app/calc.py": ("return a * b + 1", "return a * b")}
+
+
+def fix_request(change: Change, incident: str = "INC-20261122-0001", **fields: object) -> FixRequest:
+    """A request for the calc service carrying ``change``; ``fields`` override the rest."""
+    values: dict[str, object] = {
+        "incident_id": incident,
+        "service": "calc",
+        "severity": "high",
+        "title": "t",
+        "summary": "s",
+        "explanation": "e",
+        "trace_id": "t",
+        "change": change,
+    }
+    return FixRequest.model_validate(values | fields)

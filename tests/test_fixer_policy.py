@@ -9,11 +9,11 @@ import pytest
 
 from fixer.errors import ChangeRefused
 from fixer.forge_local import LocalForge, ensure_bare_remote
-from fixer.models import Change, Edit, FixRequest, PolicyConfig, RepoSpec
+from fixer.models import Change, Edit, PolicyConfig, RepoSpec
 from fixer.pipeline import Fixer
 from fixer.workspace import Workspace
 from tests.conftest import MemoryPullRequests, git
-from tests.fixer_repo import make_calc_repo, snapshot
+from tests.fixer_repo import fix_request, make_calc_repo, snapshot
 
 TOKEN = "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
 SYMLINK_DIFF = """diff --git a/app/link b/app/link
@@ -94,16 +94,7 @@ def test_rule_refuses_and_nothing_is_written(tmp_path: Path, rule: str, change: 
     records = MemoryPullRequests()
     workspace = Workspace(tmp_path / "ws")
     spec = RepoSpec(name="calc", path=source, policy=PolicyConfig(**overrides))
-    request = FixRequest(
-        incident_id="INC-20261122-0007",
-        service="calc",
-        severity="high",
-        title="t",
-        summary="s",
-        explanation="e",
-        trace_id="t",
-        change=change,
-    )
+    request = fix_request(change, "INC-20261122-0007")
     cache = workspace.cache_dir(spec)
     before_source, before_bare = snapshot(source), snapshot(bare)
     with pytest.raises(ChangeRefused) as caught:

@@ -19,16 +19,20 @@ from tests.fixer_repo import ADD_FIX, TEST_COMMAND, diff_for, make_calc_repo
 from tests.mcp_client import error_text, stdio_session, structured
 
 
-@pytest.fixture
-def calc_server(tmp_path: Path) -> ServerProcess:
+def start_calc_server(tmp_path: Path, repo_toml: str) -> ServerProcess:
+    """`healer serve` with the calc repository configured (plus ``repo_toml`` under [repos.calc])."""
     source = make_calc_repo(tmp_path / "calc")
     home = tmp_path / "home"
     home.mkdir()
-    (home / "healer.toml").write_text(
-        f'[repos.calc]\npath = "{source}"\ntest_command = "{TEST_COMMAND}"\nservices = ["calc"]\n'
-    )
+    (home / "healer.toml").write_text(f'[repos.calc]\npath = "{source}"\nservices = ["calc"]\n{repo_toml}')
     server = start_server(healer_env(home), tmp_path / "server.log")
     server.source = source  # type: ignore[attr-defined]
+    return server
+
+
+@pytest.fixture
+def calc_server(tmp_path: Path) -> ServerProcess:
+    server = start_calc_server(tmp_path, f'test_command = "{TEST_COMMAND}"\n')
     yield server  # type: ignore[misc]
     server.stop()
 
@@ -165,13 +169,8 @@ def test_two_processes_submitting_for_one_incident_make_one_pull_request(tmp_pat
 
 
 def test_the_pull_request_cap_holding_a_fix_back_is_said_on_the_incident(tmp_path: Path) -> None:
-    source = make_calc_repo(tmp_path / "calc")
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "healer.toml").write_text(
-        f'[repos.calc]\npath = "{source}"\nservices = ["calc"]\n[repos.calc.policy]\nmax_open_prs = 1\n'
-    )
-    server = start_server(healer_env(home), tmp_path / "server.log")
+    server = start_calc_server(tmp_path, "[repos.calc.policy]\nmax_open_prs = 1\n")
+    source: Path = server.source  # type: ignore[attr-defined]
     try:
         answers = []
         for error in ("add returned -1 for 2+3", "mul returned 7 for 2*3"):

@@ -10,11 +10,11 @@ from pydantic import ValidationError
 from fixer.errors import FixerError
 from fixer.forge_local import LocalForge, ensure_bare_remote
 from fixer.gitcmd import safe_ref
-from fixer.models import Change, Edit, FixRequest, RepoSpec
+from fixer.models import Change, Edit, RepoSpec
 from fixer.pipeline import Fixer
 from fixer.workspace import Workspace, branch_for
 from tests.conftest import MemoryPullRequests, git
-from tests.fixer_repo import make_calc_repo
+from tests.fixer_repo import fix_request, make_calc_repo
 
 
 @pytest.mark.parametrize(
@@ -46,19 +46,6 @@ def test_bot_branches_come_only_from_incident_ids(incident: str) -> None:
         branch_for(incident)
 
 
-def request(change: Change, incident: str = "INC-20261122-0001") -> FixRequest:
-    return FixRequest(
-        incident_id=incident,
-        service="calc",
-        severity="high",
-        title="t",
-        summary="s",
-        explanation="e",
-        trace_id="t",
-        change=change,
-    )
-
-
 @pytest.mark.parametrize("branch", ["--upload-pack=touch PWNED", "-q", "main;touch PWNED"])
 def test_a_default_branch_that_looks_like_an_option_runs_nothing(tmp_path: Path, branch: str) -> None:
     source = make_calc_repo(tmp_path / "calc")
@@ -67,7 +54,7 @@ def test_a_default_branch_that_looks_like_an_option_runs_nothing(tmp_path: Path,
         spec = RepoSpec(name="calc", path=source, default_branch=branch)
         Fixer(Workspace(tmp_path / "ws")).submit(
             spec,
-            request(Change(edits=[Edit(path="x.py", create="x = 1\n")])),
+            fix_request(Change(edits=[Edit(path="x.py", create="x = 1\n")])),
             LocalForge("calc", bare, MemoryPullRequests()),
         )
     assert not list(tmp_path.rglob("PWNED"))
@@ -82,7 +69,7 @@ def test_file_names_that_look_like_options_are_only_file_names(tmp_path: Path) -
     names = ["--all", "-n", "--amend.txt"]
     change = Change(edits=[Edit(path=name, create="x\n") for name in names])
     result = Fixer(Workspace(tmp_path / "ws")).submit(
-        RepoSpec(name="calc", path=source), request(change), LocalForge("calc", bare, records)
+        RepoSpec(name="calc", path=source), fix_request(change), LocalForge("calc", bare, records)
     )
     changed = git(bare, "diff", "--name-only", "main", result.commit).split("\n")
     assert sorted(filter(None, changed)) == sorted(names)
