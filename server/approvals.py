@@ -6,11 +6,8 @@ expires (then the incident is escalated). A held fix on an incident whose pull r
 is bound to that PR's head too. An approval is checked against what is current when it is
 given: if the held change or the PR's head moved since the request, the approval is stale; the
 old request is closed as stale, a new one is opened for what is current now (and announced),
-and ``ApprovalStale`` says so. Every answer is an immutable timeline row. The decisions are
-made by ``server.triage.approval``; this module keeps the requests and moves the incident.
-
-    Conflict (server.errors)
-    └── ApprovalStale        the approval was for something that moved; a new request is open
+and ``ApprovalStale`` (server.errors) says so. Every answer is an immutable timeline row. The
+decisions are made by ``server.triage.approval``; this module keeps the requests and moves the incident.
 """
 
 from __future__ import annotations
@@ -21,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Connection, insert, select, update
 
-from server.errors import Conflict, Forbidden, NotFound
+from server.errors import ApprovalStale, Forbidden, NotFound
 from server.models import Status
 from server.store import Store, queries, writes
 from server.store.rows import AnyRow, public_id
@@ -30,21 +27,6 @@ from server.store.triage_schema import approvals
 from server.triage.approval import Answer, ApprovalPolicy, Outcome, approval_subject, decide, head_subject
 
 NO_HEAD = "no pull request head"
-
-
-class ApprovalStale(Conflict):
-    """An approval arrived for a change or PR head that has moved since; a new request was opened."""
-
-    def __init__(self, incident_id: str, *, stale_id: int, new_id: int, why: str) -> None:
-        super().__init__(
-            f"approval {stale_id} for incident {incident_id} is stale: {why}. Nothing ran. A new approval "
-            f"(request {new_id}) was requested for what is current now; review it and approve again "
-            f"(GET /incidents/{incident_id}/approvals lists it)."
-        )
-        self.incident_id = incident_id
-        self.stale_id = stale_id
-        self.new_id = new_id
-        self.why = why
 
 
 class ApprovalRequest(BaseModel):

@@ -15,7 +15,8 @@ the reader is often a coding agent.
     │   └── IdempotencyConflict
     ├── Conflict                      the request is fine but the incident's state forbids it
     │   ├── InvalidTransition
-    │   └── ClaimConflict
+    │   ├── ClaimConflict
+    │   └── ApprovalStale             what was to be approved moved; a new request is open
     ├── Forbidden                     this person may not do that (approve their own fix, say)
     ├── StoreUnavailable              the database cannot be reached
     └── (fixer.errors.FixerError lives in fixer/, which knows nothing of this tree;
@@ -122,6 +123,21 @@ class ClaimConflict(Conflict):
     def __init__(self, incident_id: str, message: str) -> None:
         super().__init__(f"incident {incident_id}: {message}")
         self.incident_id = incident_id
+
+
+class ApprovalStale(Conflict):
+    """An approval arrived for a change or PR head that has moved since; a new request was opened."""
+
+    def __init__(self, incident_id: str, *, stale_id: int, new_id: int, why: str) -> None:
+        super().__init__(
+            f"approval {stale_id} for incident {incident_id} is stale: {why}. Nothing ran. A new approval "
+            f"(request {new_id}) was requested for what is current now; review it and approve again "
+            f"(GET /incidents/{incident_id}/approvals lists it)."
+        )
+        self.incident_id = incident_id
+        self.stale_id = stale_id
+        self.new_id = new_id
+        self.why = why
 
 
 class Forbidden(HealerError):

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from fixer.models import Change, Edit
 from server import approvals, reviews
-from server.approvals import ApprovalStale
 from server.config import HealerConfig, load_config
+from server.errors import ApprovalStale
 from server.fix_models import FixSubmission
 from server.fixes import FixService
 from server.intake import normalize
