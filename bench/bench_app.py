@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from server.commands.common import load
 from server.commands.serve import build_app
+from server.heap import settle_for_serving
 from server.store import Store
 
 
@@ -24,4 +25,5 @@ def create() -> FastAPI:
         await request.body()
         return JSONResponse({"id": "noop", "status": "pending", "trace_id": "0", "duplicate": False}, status_code=202)
 
+    settle_for_serving()  # as `healer serve` does before it serves
     return app

@@ -71,10 +71,10 @@ def build_app(
     rules = Triage(config)
     intake = alert_intake(config, store, host)
 
-    def intake_busy() -> bool:
-        return store.committer.busy() or intake.committer.busy()
+    def intake_load() -> int:
+        return max(store.committer.load(), intake.committer.load())
 
-    triage = TriageWorker(store, rules.decide, approval=rules.approval, intake_busy=intake_busy) if run_triage else None
+    triage = TriageWorker(store, rules.decide, approval=rules.approval, intake_load=intake_load) if run_triage else None
     from server.review_worker import ReviewWorker
 
     reviews = (
@@ -203,6 +203,9 @@ def run(args: argparse.Namespace) -> int:
         app = build_app(settings, config, store, host=args.host, port=args.port, environ=os.environ)
     except HealerError as exc:
         fail(exc.message)
+    from server.heap import settle_for_serving
+
+    settle_for_serving()
     log.info("devops-healer listening on http://%s:%d (MCP at /mcp)", args.host, args.port)
     # log_config=None: uvicorn's lines go through the handler configured above, in the same format.
     # The grace period bounds shutdown; open live-feed streams end on their own when it starts.

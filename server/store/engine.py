@@ -11,6 +11,10 @@ from sqlalchemy.engine import make_url
 #: Execution option that makes a SQLite transaction take the write lock up front
 #: (BEGIN IMMEDIATE), so two writers queue on busy_timeout instead of failing on upgrade.
 WRITE = {"healer_write": True}
+#: The same, but failing at once (sqlite3.OperationalError, "database is locked") when another
+#: writer holds the lock, instead of waiting busy_timeout: for callers on an event loop, which
+#: must not stop every request while another thread or process commits.
+WRITE_NOWAIT = {"healer_write": True, "healer_nowait": True}
 
 
 def normalize_url(url: str) -> str:
@@ -63,5 +67,14 @@ def _configure_sqlite(engine: Engine, synchronous: str, busy_timeout_ms: int) ->
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        write = connection.get_execution_options().get("healer_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        options = connection.get_execution_options()
+        if not options.get("healer_write", False):
+            connection.exec_driver_sql("BEGIN")
+        elif options.get("healer_nowait", False):
+            connection.exec_driver_sql("PRAGMA busy_timeout=0")
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -10,6 +10,8 @@ its own savepoint, so one bad request fails alone.
 On SQLite the statements run on the event loop thread itself and only the commit (the fsync,
 which releases the GIL) runs in a worker thread: handing every batch to another thread makes
 the two threads queue for the GIL at each statement, which costs more than the statements.
+When another writer (the triage worker, an agent's process) holds the write lock, that batch
+waits for it in a worker thread instead, so the loop goes on reading requests meanwhile.
 On PostgreSQL the whole batch runs in a worker thread, since every statement waits on the network.
 """
 
@@ -22,8 +24,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
-from server.store.engine import WRITE, is_sqlite
+from server.store.engine import WRITE, WRITE_NOWAIT, is_sqlite
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +54,21 @@ class GroupCommitter(Generic[P, R]):
         self._flusher: asyncio.Task[None] | None = None
         self.batches = 0
         self.requests = 0
+        #: Batches that found the write lock taken and waited for it off the loop.
+        self.waited = 0
         #: time.monotonic() of the last write asked for: background work yields while intake is busy.
         self.last_request = 0.0
+        #: How many writes the last commit carried: one or two when intake keeps up easily, dozens
+        #: when requests queue behind each commit.
+        self.last_batch = 0
 
     def busy(self, within: float = 0.25) -> bool:
         """Whether a write was asked for in the last ``within`` seconds."""
         return time.monotonic() - self.last_request < within
+
+    def load(self, within: float = 0.25) -> int:
+        """How many writes the last commit carried, or 0 when none was asked for in ``within`` seconds."""
+        return max(self.last_batch, 1) if self.busy(within) else 0
 
     async def run(self, payload: P) -> R:
         """Await the stored result; it is committed when this returns."""
@@ -76,6 +88,7 @@ class GroupCommitter(Generic[P, R]):
             # One turn of the loop first, so requests already readable join this batch.
             await asyncio.sleep(0)
             jobs, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+            self.last_batch = len(jobs)
             payloads = [payload for payload, _ in jobs]
             try:
                 outcomes = await self._store(payloads)
@@ -102,9 +115,16 @@ class GroupCommitter(Generic[P, R]):
             return await asyncio.to_thread(self._one_by_one, payloads)
 
     async def _inline_batch(self, payloads: list[P]) -> list[R | Exception]:
-        connection = self._engine.connect().execution_options(**WRITE)
+        connection = self._engine.connect().execution_options(**WRITE_NOWAIT)
         try:
-            transaction = connection.begin()
+            try:
+                transaction = connection.begin()
+            except OperationalError as exc:
+                if "locked" not in str(exc.orig):
+                    raise
+                connection.close()
+                self.waited += 1
+                return await asyncio.to_thread(self._threaded_batch, payloads)
             try:
                 outcomes = self._batch(connection, payloads)
             except BaseException:

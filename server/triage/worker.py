@@ -57,7 +57,7 @@ def triage_received(
     *,
     approval: ApprovalPolicy | None = None,
     limit: int = 200,
-    chunk: int = 25,
+    chunk: int = 5,
 ) -> int:
     """Triage up to ``limit`` received incidents; returns how many moved.
 
@@ -117,6 +117,24 @@ def _route(
         )
 
 
+#: Intake is saturated when this many writes share a commit: requests are queueing behind each other.
+SATURATED_BATCH = 8
+
+
+def pause_after(elapsed: float, intake_load: int) -> float:
+    """Seconds to wait after a triage round that took ``elapsed``, given intake's load.
+
+    Accepting what arrives comes first (it is what a 202 promises). While intake is busy triage
+    takes a quarter of the time; while requests queue behind each commit it takes a fiftieth,
+    since every moment it holds the interpreter is one the intake cannot answer in. It never
+    stops, and catches up once intake is quiet.
+    """
+    if intake_load <= 0:
+        return 0.0
+    share = 0.02 if intake_load >= SATURATED_BATCH else 0.25
+    return elapsed * (1 - share) / share
+
+
 class TriageWorker:
     """Runs triage whenever intake says something arrived, and every few seconds regardless; also
     escalates approval requests nobody answered in time."""
@@ -128,14 +146,14 @@ class TriageWorker:
         *,
         approval: ApprovalPolicy | None = None,
         idle_seconds: float = 2.0,
-        intake_busy: Callable[[], bool] = lambda: False,
+        intake_load: Callable[[], int] = lambda: 0,
         batch: int = 50,
     ) -> None:
         self.store = store
         self.decide = decide
         self.approval = approval
         self.idle_seconds = idle_seconds
-        self.intake_busy = intake_busy
+        self.intake_load = intake_load
         self.batch = batch
         self._wake = asyncio.Event()
 
@@ -159,10 +177,9 @@ class TriageWorker:
                 log.exception("triage failed; retrying shortly")
                 done = 0
             if done:
-                if self.intake_busy():
-                    # Accepting what arrives comes first (it is what a 202 promises); triage takes a
-                    # quarter of the time while intake is busy and catches up when it is quiet.
-                    await asyncio.sleep(3 * (time.monotonic() - started))
+                pause = pause_after(time.monotonic() - started, self.intake_load())
+                if pause:
+                    await asyncio.sleep(pause)
                 continue  # more may be waiting
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
