@@ -93,3 +93,54 @@ def test_batched_and_single_paths_store_the_same_incident(store: Store, severity
     one, other = store.get(batched.id), store.get(single.id)  # type: ignore[union-attr]
     strip = {"id", "fingerprint", "title", "error", "trace_id"}
     assert one.model_dump(exclude=strip) == other.model_dump(exclude=strip)
+
+
+def test_every_answer_of_a_batch_names_the_incident_it_created(store: Store) -> None:
+    # Some rows exist first, so the batch's rows are numbered after them.
+    store.ingest(new("before-1"))
+    store.ingest(new("before-2"))
+    names = [f"n{i}" for i in range(12)]
+    results = asyncio.run(together(store, *[(new(name), None, None) for name in names]))
+    assert store.committer.batches == 1
+    for name, result in zip(names, results, strict=True):
+        assert isinstance(result, IngestResult) and not result.duplicate
+        stored = store.get(result.id)
+        assert stored.error == f"fault {name}"
+        assert [e.event for e in store.timeline(result.id)] == ["received"]
+
+
+def test_a_batch_waits_for_another_writer_without_stopping_the_loop(store: Store) -> None:
+    import threading
+    import time
+
+    from server.store.engine import WRITE, is_sqlite
+
+    if not is_sqlite(store.engine):
+        pytest.skip("one write lock for the whole database is SQLite's; PostgreSQL writers do not exclude each other")
+    held, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:  # the triage worker, an agent's process: anyone holding the write lock
+        with store.engine.connect().execution_options(**WRITE) as connection, connection.begin():
+            held.set()
+            release.wait(5)
+
+    async def scenario() -> tuple[int, IngestResult | Exception]:
+        writer = threading.Thread(target=other_writer)
+        writer.start()
+        held.wait(5)
+        ticks = 0
+        task = asyncio.ensure_future(store.ingest_grouped(new("while-locked")))
+        started = time.monotonic()
+        while time.monotonic() - started < 0.3:  # the loop keeps running while the batch waits
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert not task.done()  # nothing is answered before it is committed
+        release.set()
+        result = await task
+        writer.join()
+        return ticks, result
+
+    ticks, result = asyncio.run(scenario())
+    assert ticks >= 10
+    assert store.committer.waited == 1
+    assert isinstance(result, IngestResult) and store.get(result.id).error == "fault while-locked"

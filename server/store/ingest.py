@@ -230,8 +230,15 @@ def ingest_batch(connection: Connection, requests: Sequence[IngestRequest]) -> l
             rows.append(_incident_values(request.new, status, request.now))
         _INSERT_INCIDENTS.execute(connection, rows)
         new_fps = [requests[index].new.fingerprint for index in creates]
-        for found in connection.execute(_FIND_NEW, {"fingerprints": new_fps}):
-            created_pk[found.open_fingerprint] = found.pk
+        if connection.dialect.name == "sqlite":
+            # This connection holds the write lock (BEGIN IMMEDIATE) and gave no pk, so SQLite
+            # numbered the rows one after another from the largest rowid: the last one is known.
+            last = connection.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
+            first = last - len(new_fps) + 1
+            created_pk = {fp: first + offset for offset, fp in enumerate(new_fps)}
+        else:
+            for found in connection.execute(_FIND_NEW, {"fingerprints": new_fps}):
+                created_pk[found.open_fingerprint] = found.pk
     events: list[dict[str, Any]] = []
     bumps: dict[int, tuple[int, datetime]] = {}
     for index, fp, count in plan:

@@ -61,7 +61,8 @@ incidents = Table(
     "incidents",
     metadata,
     Column("pk", BigId, primary_key=True, autoincrement=True),
-    Column("fingerprint", String(64), nullable=False, index=True),
+    # Not indexed: nothing reads by it (open incidents are found by open_fingerprint).
+    Column("fingerprint", String(64), nullable=False),
     # Equal to fingerprint while the incident is open, NULL once closed: the unique index makes
     # "one open incident per fingerprint" a database guarantee, even across replicas.
     Column("open_fingerprint", String(64), nullable=True, unique=True),
