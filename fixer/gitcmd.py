@@ -85,3 +85,27 @@ def run(
 
 def out(repo: Path, *args: str, env: Mapping[str, str] | None = None, secrets: Sequence[str] = ()) -> str:
     return run(repo, *args, env=env, secrets=secrets).stdout.decode(errors="replace").strip()
+
+
+_OBJECT_NAME = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+
+
+def head_commit(tree: Path) -> str:
+    """The commit a worktree's detached HEAD names, read from its HEAD file; rev-parse otherwise.
+
+    A linked worktree's ``.git`` is a file naming its admin folder, whose ``HEAD`` holds the
+    object name while HEAD is detached (the fixer's worktrees always are): one file read
+    instead of a git process. Anything else (a branch checked out, a layout git may change)
+    is left to ``git rev-parse``.
+    """
+    try:
+        pointer = (tree / ".git").read_text(encoding="utf-8").strip()
+        if pointer.startswith("gitdir: "):
+            admin = Path(pointer.removeprefix("gitdir: "))
+            head = (admin if admin.is_absolute() else tree / admin) / "HEAD"
+            name = head.read_text(encoding="utf-8").strip()
+            if _OBJECT_NAME.fullmatch(name):
+                return name
+    except OSError:
+        pass
+    return out(tree, "rev-parse", "--verify", "HEAD")

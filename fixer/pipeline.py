@@ -115,7 +115,7 @@ class Fixer:
                     env=env,
                     input_bytes=commit_message(request).encode(),
                 )
-                commit = gitcmd.out(tree, "rev-parse", "HEAD")
+                commit = gitcmd.head_commit(tree)
                 step("push", 0.85)
                 # --force-with-lease: overwrite the bot branch only if it is where we last saw it
                 # (or still absent); a commit pushed meanwhile by anyone makes the push fail.

@@ -109,7 +109,8 @@ class Workspace:
         # The forge's credentials go only where the forge is: with the source on another HTTP host,
         # the two fetches run apart and the source's without them.
         separate = source.startswith(("http://", "https://")) and not same_host(source, forge_url)
-        remotes = [["origin"], ["forge"]] if separate else [["--multiple", "origin", "forge"]]
+        # Together, the two fetches run side by side (--jobs): each mostly waits on its remote.
+        remotes = [["origin"], ["forge"]] if separate else [["--multiple", "--jobs=2", "origin", "forge"]]
         for names in remotes:
             gitcmd.run(
                 cache,
