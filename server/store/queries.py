@@ -129,7 +129,7 @@ def _pending_query(severity: bool, service: bool, cursor: bool) -> RawSelect:
 _PENDING = {flags: _pending_query(*flags) for flags in itertools.product((False, True), repeat=3)}
 
 
-def pending(
+def pending_items(
     connection: Connection,
     *,
     now: datetime,
@@ -137,8 +137,9 @@ def pending(
     service: str | None = None,
     cursor: str | None = None,
     limit: int = 10,
-) -> Page[IncidentSummary]:
-    """The agents' queue: claimable incidents, most severe then oldest first.
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The agents' queue: claimable incidents, most severe then oldest first, as IncidentSummary's
+    fields (plain values, aware datetimes) and the cursor for the next page.
 
     One ordered range scan of ``ix_incidents_queue`` (or its per-service twin), so the cost does
     not grow with the number of incidents stored.
@@ -170,12 +171,19 @@ def pending(
                 "attempts": attempts,
                 "first_seen": first_seen,
                 "last_seen": from_db_time(last),
+                "claim": None,  # claimable: nobody holds it
             }
         )
     next_cursor = None
     if len(rows) > limit:
         last_row = rows[limit - 1]
         next_cursor = encode_cursor([last_row[11], from_db_time(last_row[9]), last_row[0]])
+    return items, next_cursor
+
+
+def pending(connection: Connection, *, now: datetime, **filters: Any) -> Page[IncidentSummary]:
+    """The agents' queue as a validated page (see pending_items)."""
+    items, next_cursor = pending_items(connection, now=now, **filters)
     # One validation for the whole page: pydantic-core builds the models faster than a Python loop.
     return _PAGE_OF_SUMMARIES.validate_python({"items": items, "next_cursor": next_cursor})
 
