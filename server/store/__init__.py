@@ -139,16 +139,8 @@ class Store:
         cursor: str | None = None,
         limit: int = 10,
     ) -> Page[IncidentSummary]:
-        self.release_expired()
-        with self.read() as connection:
-            return queries.pending(
-                connection,
-                now=self.clock.now(),
-                severity=severity,
-                service=service,
-                cursor=cursor,
-                limit=limit,
-            )
+        items, next_cursor = self.pending_items(severity=severity, service=service, cursor=cursor, limit=limit)
+        return queries.summaries_page(items, next_cursor)
 
     def pending_items(
         self,

@@ -181,9 +181,8 @@ def pending_items(
     return items, next_cursor
 
 
-def pending(connection: Connection, *, now: datetime, **filters: Any) -> Page[IncidentSummary]:
-    """The agents' queue as a validated page (see pending_items)."""
-    items, next_cursor = pending_items(connection, now=now, **filters)
+def summaries_page(items: list[dict[str, Any]], next_cursor: str | None) -> Page[IncidentSummary]:
+    """Rows' fields (as pending_items gives them) validated into a page of summaries."""
     # One validation for the whole page: pydantic-core builds the models faster than a Python loop.
     return _PAGE_OF_SUMMARIES.validate_python({"items": items, "next_cursor": next_cursor})
 
