@@ -246,6 +246,11 @@ def format_incident_id(pk: int, created: datetime) -> str:
     return f"INC-{created.year:04d}{created.month:02d}{created.day:02d}-{pk:04d}"
 
 
+def format_incident_id_on(pk: int, created_iso: str) -> str:
+    """The same, from the creation time as ISO 8601 text in UTC (``2026-11-22T09:00:00Z``)."""
+    return f"INC-{created_iso[0:4]}{created_iso[5:7]}{created_iso[8:10]}-{pk:04d}"
+
+
 def parse_incident_id(incident_id: str) -> tuple[str, int] | None:
     """(date, row number) of a public id, or None when it is not shaped like one."""
     match = _ID_RE.match(incident_id.strip())

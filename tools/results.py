@@ -6,7 +6,7 @@ from typing import Any
 
 from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
-from pydantic_core import to_json, to_jsonable_python
+from pydantic_core import to_json
 
 
 def result(model: BaseModel) -> CallToolResult:
@@ -24,9 +24,7 @@ def result(model: BaseModel) -> CallToolResult:
 
 
 def data_result(data: dict[str, Any]) -> CallToolResult:
-    """Like ``result``, for data already shaped as the tool's output model (from the store, say):
-    written out as JSON the way the model would be, without building the model first."""
-    structured = to_jsonable_python(data)
-    return CallToolResult(
-        content=[TextContent(type="text", text=to_json(structured).decode())], structured_content=structured
-    )
+    """Like ``result``, for JSON-ready data (strings, numbers, booleans, None, lists and dicts of
+    them) already shaped as the tool's output model, from the store say: written out without
+    building the model first."""
+    return CallToolResult(content=[TextContent(type="text", text=to_json(data).decode())], structured_content=data)

@@ -27,7 +27,7 @@ from server.models import (
     TimelineEvent,
 )
 from server.store import queries, writes
-from server.store.engine import WRITE, create_store_engine
+from server.store.engine import WRITE, create_store_engine, is_sqlite
 from server.store.ingest import IngestRequest, ingest_batch, ingest_one
 from server.store.migrate import ensure_schema
 from server.store.rows import public_id, to_incident
@@ -55,6 +55,9 @@ class Store:
         self._committer: GroupCommitter[IngestRequest, IngestResult] | None = None
         self._committer_lock = threading.Lock()
         self._last_reap: datetime | None = None
+        # The agents' queue reads through one connection held open for it (SQLite only; see queue_read).
+        self._queue_connection: Connection | None = None
+        self._queue_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -75,6 +78,10 @@ class Store:
     def close(self) -> None:
         if self._committer is not None:
             self._committer.close()
+        with self._queue_lock:
+            if self._queue_connection is not None:
+                self._queue_connection.close()
+                self._queue_connection = None
         self.engine.dispose()
 
     # -- transactions -------------------------------------------------------------------------
@@ -86,6 +93,32 @@ class Store:
                 yield connection
         except OperationalError as exc:
             raise StoreUnavailable(str(exc.orig)) from exc
+
+    @contextmanager
+    def queue_read(self) -> Iterator[Connection]:
+        """A connection for reading the agents' queue, which they poll.
+
+        On SQLite, one connection is held open for it: between two polls, checking a pooled
+        connection out and back in cost more than the query (bench/bench_mcp_pending.py). The
+        queue's statements run on the driver's own cursor in autocommit mode, so each read sees
+        every commit made before it and no read transaction stays open. A second thread reading
+        at the same moment, and every other database, use the pool.
+        """
+        if not is_sqlite(self.engine) or not self._queue_lock.acquire(blocking=False):
+            with self.read() as connection:
+                yield connection
+            return
+        try:
+            if self._queue_connection is None:
+                self._queue_connection = self.engine.connect()
+            yield self._queue_connection
+        except OperationalError as exc:  # a fresh connection next time
+            if self._queue_connection is not None:
+                self._queue_connection.close()
+                self._queue_connection = None
+            raise StoreUnavailable(str(exc.orig)) from exc
+        finally:
+            self._queue_lock.release()
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -153,7 +186,7 @@ class Store:
         """The queue page as IncidentSummary's fields, unvalidated (they come from the store), and
         the next cursor: for callers that only serialize them, such as the agents' queue tool."""
         self.release_expired()
-        with self.read() as connection:
+        with self.queue_read() as connection:
             return queries.pending_items(
                 connection,
                 now=self.clock.now(),

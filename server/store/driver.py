@@ -53,6 +53,20 @@ def from_db_time(value: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def json_time(value: Any) -> str | None:
+    """A timestamp column as JSON text, exactly as pydantic writes the aware UTC datetime
+    (``2026-11-22T09:00:00.500000Z``; no fraction when it is zero)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) == 26 and value[10] == " " and value[19] == ".":
+        # SQLite's naive UTC text: rewritten in place, not parsed.
+        fraction = "" if value.endswith(".000000") else value[19:]
+        return f"{value[:10]}T{value[11:19]}{fraction}Z"
+    moment = from_db_time(value)
+    assert moment is not None
+    return moment.isoformat().removesuffix("+00:00") + "Z"
+
+
 class RawSelect:
     """A SELECT compiled once per dialect; rows come back as plain tuples, unprocessed."""
 

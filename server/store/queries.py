@@ -17,10 +17,10 @@ from server.models import (
     Severity,
     Status,
     TimelineEvent,
-    format_incident_id,
+    format_incident_id_on,
     parse_incident_id,
 )
-from server.store.driver import RawSelect, from_db_time
+from server.store.driver import RawSelect, from_db_time, json_time
 from server.store.rows import AnyRow, decode_cursor, encode_cursor, public_id, to_event, to_incident, to_summary
 from server.store.schema import UTCDateTime, incidents, timeline
 
@@ -139,7 +139,7 @@ def pending_items(
     limit: int = 10,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The agents' queue: claimable incidents, most severe then oldest first, as IncidentSummary's
-    fields (plain values, aware datetimes) and the cursor for the next page.
+    fields in JSON form (timestamps as pydantic writes them) and the cursor for the next page.
 
     One ordered range scan of ``ix_incidents_queue`` (or its per-service twin), so the cost does
     not grow with the number of incidents stored.
@@ -155,12 +155,12 @@ def pending_items(
     rows = _PENDING[(severity is not None, service is not None, bool(cursor))].rows(connection, params)
     items = []
     for pk, title, svc, sev, status, category, repo, occurrences, attempts, first, last, _rank in rows[:limit]:
-        first_seen = from_db_time(first)
+        first_seen = json_time(first)
         assert first_seen is not None
         items.append(
             {
                 # first_seen is the creation time, so it dates the public id as created_at does.
-                "id": format_incident_id(pk, first_seen),
+                "id": format_incident_id_on(pk, first_seen),
                 "title": title,
                 "service": svc,
                 "severity": sev,
@@ -170,7 +170,7 @@ def pending_items(
                 "occurrences": occurrences,
                 "attempts": attempts,
                 "first_seen": first_seen,
-                "last_seen": from_db_time(last),
+                "last_seen": json_time(last),
                 "claim": None,  # claimable: nobody holds it
             }
         )

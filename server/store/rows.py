@@ -100,9 +100,13 @@ def to_event(row: AnyRow, incident_id: str) -> TimelineEvent:
     )
 
 
+# One encoder for every cursor: json.dumps with separators builds a new one on each call.
+_CURSOR_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
 def encode_cursor(values: list[Any]) -> str:
     plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
-    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(_CURSOR_JSON.encode(plain).encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str, shape: tuple[type, ...]) -> list[Any]:
