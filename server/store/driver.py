@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +28,8 @@ def _to_naive_utc(value: datetime | None) -> datetime | None:
 
 def _sqlite_time(value: datetime | None) -> str | None:
     # The text form SQLAlchemy's SQLite DateTime writes and parses, so both paths read alike.
+    if value is not None and value.tzinfo is UTC:  # the store's own clock: the offset is cut off
+        return value.isoformat(sep=" ", timespec="microseconds")[:26]
     naive = _to_naive_utc(value)
     return None if naive is None else naive.isoformat(sep=" ", timespec="microseconds")
 
@@ -72,21 +74,25 @@ class RawSelect:
 
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
-        self._compiled: dict[str, tuple[str, list[str] | None, dict[str, Any]]] = {}
+        self._compiled: dict[str, tuple[str, Callable[[dict[str, Any]], Any] | None, dict[str, Any]]] = {}
 
-    def _compile(self, dialect: Dialect) -> tuple[str, list[str] | None, dict[str, Any]]:
+    def _compile(self, dialect: Dialect) -> tuple[str, Callable[[dict[str, Any]], Any] | None, dict[str, Any]]:
         found = self._compiled.get(dialect.name)
         if found is None:
             compiled = self.statement.compile(dialect=dialect)
             order = list(compiled.positiontup) if compiled.positiontup is not None else None
+            # Positional drivers take the values as a tuple in the statement's order.
+            take = (lambda values: tuple(values[name] for name in order)) if order is not None else None
+            if order is not None and len(order) > 1:
+                take = operator.itemgetter(*order)
             # Parameters the statement binds itself (SQLite's OFFSET 0 after a LIMIT, say).
             defaults = {k: v for k, v in compiled.params.items() if v is not None}
-            found = (compiled.string, order, defaults)
+            found = (compiled.string, take, defaults)
             self._compiled[dialect.name] = found
         return found
 
     def rows(self, connection: Connection, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        sql, order, defaults = self._compile(connection.dialect)
+        sql, take, defaults = self._compile(connection.dialect)
         sqlite = connection.dialect.name == "sqlite"
         values = defaults | {
             k: (_sqlite_time(v) if sqlite else _to_naive_utc(v)) if isinstance(v, datetime) else v
@@ -95,7 +101,7 @@ class RawSelect:
         # The DBAPI cursor itself: even exec_driver_sql costs more than this query on SQLite.
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(sql, tuple(values[name] for name in order) if order is not None else values)
+            cursor.execute(sql, take(values) if take is not None else values)
             return [tuple(row) for row in cursor.fetchall()]
         finally:
             cursor.close()
