@@ -243,12 +243,16 @@ _ID_RE = re.compile(r"^INC-(\d{8})-(\d{4,})$")
 
 def format_incident_id(pk: int, created: datetime) -> str:
     """The public id: creation date plus the row number, e.g. INC-20261122-0042."""
-    return f"INC-{created.year:04d}{created.month:02d}{created.day:02d}-{pk:04d}"
+    return _incident_id(f"{created.year:04d}{created.month:02d}{created.day:02d}", pk)
 
 
 def format_incident_id_on(pk: int, created_iso: str) -> str:
     """The same, from the creation time as ISO 8601 text in UTC (``2026-11-22T09:00:00Z``)."""
-    return f"INC-{created_iso[0:4]}{created_iso[5:7]}{created_iso[8:10]}-{pk:04d}"
+    return _incident_id(created_iso[0:4] + created_iso[5:7] + created_iso[8:10], pk)
+
+
+def _incident_id(day: str, pk: int) -> str:
+    return f"INC-{day}-{pk:04d}"
 
 
 def parse_incident_id(incident_id: str) -> tuple[str, int] | None:

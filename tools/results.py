@@ -17,10 +17,7 @@ def result(model: BaseModel) -> CallToolResult:
     is serialized once; the text is that JSON-ready data written out, which is what
     ``model.model_dump_json()`` writes too.
     """
-    structured = model.model_dump(mode="json")
-    return CallToolResult(
-        content=[TextContent(type="text", text=to_json(structured).decode())], structured_content=structured
-    )
+    return data_result(model.model_dump(mode="json"))
 
 
 def data_result(data: dict[str, Any]) -> CallToolResult:
