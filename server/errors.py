@@ -9,7 +9,9 @@ the reader is often a coding agent.
     ├── ConfigError                   healer.toml or settings are wrong (names file, key, expected)
     ├── NotFound
     │   ├── IncidentNotFound
-    │   └── RepoNotConfigured
+    │   ├── RepoNotConfigured
+    │   ├── AgentNotConfigured
+    │   └── RunNotFound
     ├── InvalidInput                  a value the caller sent cannot be used
     │   ├── PathOutsideRepo
     │   └── IdempotencyConflict
@@ -18,6 +20,7 @@ the reader is often a coding agent.
     │   ├── ClaimConflict
     │   └── ApprovalStale             what was to be approved moved; a new request is open
     ├── Forbidden                     this person may not do that (approve their own fix, say)
+    │   └── RunScopeRefused           a run token asked for something outside its run
     ├── StoreUnavailable              the database cannot be reached
     └── (fixer.errors.FixerError lives in fixer/, which knows nothing of this tree;
          the faces translate it too)
@@ -72,6 +75,23 @@ class RepoNotConfigured(NotFound):
         super().__init__(f"repository {repo!r} is not configured; configured repositories: {known}")
         self.repo = repo
         self.configured = names
+
+
+class AgentNotConfigured(NotFound):
+    def __init__(self, agent: str, configured: Iterable[str]) -> None:
+        names = sorted(configured)
+        known = ", ".join(names) if names else "none (add [agents.<name>] to healer.toml)"
+        super().__init__(f"no agent named {agent!r} is configured; configured agents: {known}")
+        self.agent = agent
+
+
+class RunNotFound(NotFound):
+    def __init__(self, run_id: str) -> None:
+        super().__init__(
+            f"no agent run {run_id!r}; run ids are numbers such as 7. "
+            "List an incident's runs with GET /incidents/{id}/runs, or all with `healer agents runs`."
+        )
+        self.run_id = run_id
 
 
 class InvalidInput(HealerError):
@@ -142,6 +162,13 @@ class ApprovalStale(Conflict):
 
 class Forbidden(HealerError):
     status_code = 403
+
+
+class RunScopeRefused(Forbidden):
+    """A run token is valid for its own incident, while its run lasts, and nothing else."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
 
 
 class StoreUnavailable(HealerError):

@@ -42,7 +42,7 @@ AgentArg = Annotated[
     Field(
         default=None,
         description="Your name as the holder of the lease (defaults to your MCP client's name).",
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._@/-]{0,63}$",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._@/:-]{0,63}$",
     ),
 ]
 _TIMELINE_TAIL = 50

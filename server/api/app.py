@@ -22,8 +22,9 @@ from server.api import (
     openapi,
     reviews,
     rules,
+    runs,
 )
-from server.api.guards import BearerToken, BodyLimit
+from server.api.guards import BearerToken, BodyLimit, RunTokenFence
 from server.api.state import AppState
 from server.dashboard import pages
 from server.dashboard.session import Sessions, is_page
@@ -38,6 +39,7 @@ ROUTERS = [
     approvals.router,
     dead_letters.router,
     rules.router,
+    runs.router,
     events.router,
     metrics.router,
     pages.router,
@@ -80,7 +82,10 @@ def create_app(
             self_authenticated=_self_authenticated(state),
             session=sessions.accepts,
             is_page=is_page,
+            run_token_paths=("/mcp",),
         )
+    else:
+        app.add_middleware(RunTokenFence, run_token_paths=("/mcp",))
     # Added last, so it runs first: an oversize body is refused before anything reads it.
     app.add_middleware(BodyLimit, limit=state.settings.max_body_bytes)
     metrics.install(app, state)  # outermost: every request gets an id, a log context and a timing

@@ -13,6 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 #: the dashboard's sign-in page and its static files.
 OPEN_PATHS = frozenset({"/health", "/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/login"})
 OPEN_PREFIXES = ("/static/",)
+#: How an agent run's token starts (server.agents.tokens.PREFIX).
+RUN_TOKEN_PREFIX = b"hrt_"
 
 
 async def _answer(
@@ -94,6 +96,8 @@ class BearerToken:
     are their own way: GitHub's signed webhooks, and monitor sources configured with a secret.
     ``session`` lets the dashboard's pages in on a signed-in session cookie instead (it checks the
     path and the cookie); a browser asking for a page without one is sent to ``/login``.
+    ``run_token_paths`` are where an agent run's token goes on to the run gate behind (server.agents.gate);
+    anywhere else a run token is refused with 403.
     """
 
     def __init__(
@@ -103,8 +107,10 @@ class BearerToken:
         self_authenticated: Collection[str] = (),
         session: Callable[[Scope], bool] | None = None,
         is_page: Callable[[str], bool] | None = None,
+        run_token_paths: Collection[str] = (),
     ) -> None:
         self.app = app
+        self.run_token_paths = frozenset(run_token_paths)
         self.token = token.encode()
         self.self_authenticated = frozenset(self_authenticated)
         self.session = session
@@ -130,6 +136,12 @@ class BearerToken:
                 if scheme.lower() == b"bearer":
                     presented = credential.strip()
                 break
+        if presented.startswith(RUN_TOKEN_PREFIX) and not hmac.compare_digest(presented, self.token):
+            if path in self.run_token_paths:
+                await self.app(scope, receive, send)  # the run gate behind checks it
+                return
+            await _refuse_run_token(send)
+            return
         # Constant-time compare: how long the check takes must not reveal how much matched.
         if not presented or not hmac.compare_digest(presented, self.token):
             if self.is_page is not None and self.is_page(scope["path"]) and _wants_page(scope) and not presented:
@@ -143,6 +155,35 @@ class BearerToken:
                 headers=[(b"www-authenticate", b'Bearer realm="devops-healer"')],
             )
             return
+        await self.app(scope, receive, send)
+
+
+async def _refuse_run_token(send: Send) -> None:
+    await _answer(
+        send,
+        403,
+        "Forbidden",
+        "an agent run's token is valid only at /mcp, for its own incident's tools while the run lasts; "
+        "this route (the REST API, approvals, the dashboard) needs a person's token",
+    )
+
+
+class RunTokenFence:
+    """Without an API token (loopback), the REST routes are open; a request that presents an agent run's
+    token is still one from an agent, and is refused everywhere but ``run_token_paths``."""
+
+    def __init__(self, app: ASGIApp, run_token_paths: Collection[str] = ()) -> None:
+        self.app = app
+        self.run_token_paths = frozenset(run_token_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path", "") not in self.run_token_paths:
+            for name, value in scope["headers"]:
+                if name == b"authorization":
+                    if value.partition(b" ")[2].strip().startswith(RUN_TOKEN_PREFIX):
+                        await _refuse_run_token(send)
+                        return
+                    break
         await self.app(scope, receive, send)
 
 

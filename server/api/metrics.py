@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram,
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server import logs
+from server.agents.metrics import RunCollector
 from server.api.state import AppState
 from server.metrics import StoreCollector
 
@@ -83,6 +84,7 @@ def install(app: FastAPI, state: AppState) -> None:
     """A registry per app (tests build many apps): the store's figures and the request latency."""
     registry = CollectorRegistry()
     registry.register(StoreCollector(state.store))
+    registry.register(RunCollector(state.store))
     latency = Histogram(
         "healer_http_request_duration_seconds",
         "Time to answer an HTTP request, by method, route template and status (the live feed and /metrics excluded).",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from server.agents.service import AgentService
 from server.alerts import DeliveryRequest, DeliveryResult
 from server.config import HealerConfig
 from server.review_worker import ReviewWorker
@@ -32,6 +33,7 @@ class AppState:
     triage: TriageWorker | None = None
     alerts: AlertIntakeState | None = None
     reviews: ReviewWorker | None = None
+    agents: AgentService | None = None
 
 
 async def app_state(request: Request) -> AppState:

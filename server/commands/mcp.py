@@ -10,9 +10,22 @@ from server.commands.common import load
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--read-only", action="store_true", help="Offer only the tools that read.")
+    parser.add_argument(
+        "--connect",
+        metavar="URL",
+        help="Relay stdio to a server's /mcp over HTTP instead of serving here; the bearer token comes from "
+        "HEALER_RUN_TOKEN (an agent run's) or HEALER_API_TOKEN.",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.connect:
+        import os
+
+        from server.agents.relay import run as relay
+
+        relay(args.connect, os.environ.get("HEALER_RUN_TOKEN") or os.environ.get("HEALER_API_TOKEN"))
+        return 0
     # Agents spawn this process for every session, so start-up counts (bench/bench_mcp_startup.py).
     # Importing the SDK and building the tools' schemas creates many objects and no garbage worth
     # collecting: the collector stays off until the server is built, then what start-up made is

@@ -91,7 +91,21 @@ def build_app(
         host=host,
         max_request_body_size=settings.max_body_bytes,
     )
+    from server.agents.service import build as build_agents
+
+    agents = build_agents(
+        settings,
+        config,
+        store,
+        host=host,
+        port=port,
+        environ=environ or {},
+        mcp_routes=mcp_app.routes,
+        run_agents=run_triage,
+    )
     jobs: list[Callable[[], AbstractAsyncContextManager[None]]] = [mcp.session_manager.run]
+    if agents.dispatcher is not None:
+        jobs.append(lambda: background(agents.dispatcher.run))  # type: ignore[union-attr]
     if triage is not None:
         jobs.append(lambda: background(triage.run))
     if reviews is not None:
@@ -112,6 +126,7 @@ def build_app(
             triage=triage,
             alerts=intake,
             reviews=reviews,
+            agents=agents,
         ),
         extra_lifespans=jobs,
     )

@@ -1,0 +1,67 @@
+"""The agent's argv and environment: a scrubbed environment, and the sandbox around the command.
+
+No server secret reaches an agent: its environment is built from nothing, with only ``PATH``,
+``HOME`` (the run's scratch folder), the locale and the variables its ``env`` table lists.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from server.agents.config import AgentConfig, SandboxMode
+
+_LOCALE = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
+_DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+@dataclass(frozen=True)
+class HostView:
+    """What the server passes on to every agent from its own environment, read once at start-up, and
+    what agents must never see (HEALER_HOME, the config file, the database, the clone cache)."""
+
+    path: str = _DEFAULT_PATH
+    locale: tuple[tuple[str, str], ...] = ()
+    hidden: tuple[Path, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], *, hidden: tuple[Path, ...] = ()) -> HostView:
+        return cls(
+            path=environ.get("PATH") or _DEFAULT_PATH,
+            locale=tuple((name, environ[name]) for name in _LOCALE if environ.get(name)),
+            hidden=hidden,
+        )
+
+
+def agent_env(agent: AgentConfig, host: HostView, *, home: Path) -> dict[str, str]:
+    env = {"PATH": host.path, "HOME": str(home), **dict(host.locale)}
+    env.update({name: value.get_secret_value() for name, value in agent.env.items()})
+    return env
+
+
+def _sandbox_module() -> Any | None:
+    try:
+        return importlib.import_module("fixer.sandbox")
+    except ImportError:
+        return None
+
+
+def sandboxed(argv: list[str], *, writable: tuple[Path, ...], hidden: tuple[Path, ...], mode: SandboxMode) -> list[str]:
+    """``argv`` inside the sandbox (network on: agents call their model's API), per ``mode``.
+
+    required: refuse to run without the sandbox; auto: the sandbox whenever bubblewrap is there;
+    off: the command as it is.
+    """
+    sandbox = _sandbox_module()
+    if sandbox is None or mode == "off":
+        if mode == "required":
+            from server.errors import ConfigError
+
+            raise ConfigError("sandbox = 'required' but this build has no sandbox; set sandbox = 'auto' or 'off'")
+        return list(argv)
+    spec = sandbox.SandboxSpec(writable=writable, hidden=tuple(p for p in hidden if p.exists()), network=True)
+    wrapped: list[str] = sandbox.wrap(list(argv), spec, mode)
+    return wrapped

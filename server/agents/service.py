@@ -1,0 +1,91 @@
+"""The runner inside `healer serve`: built from healer.toml and settings once, wired to /mcp and the dispatcher."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from server.agents.config import AgentsConfig, load_agents
+from server.agents.dispatch import Dispatcher
+from server.agents.gate import guard_routes
+from server.agents.launch import HostView
+from server.agents.runner import Runner, RunnerSettings
+from server.config import HealerConfig
+from server.settings import Settings
+from server.store import Store
+from server.store.engine import is_sqlite, sqlite_path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AgentService:
+    """What the REST face and the dashboard need: the configuration, and a way to wake the dispatcher."""
+
+    config: AgentsConfig
+    dispatcher: Dispatcher | None = None
+
+    def wake(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
+
+def mcp_url(host: str, port: int) -> str:
+    """The server's own /mcp, as an agent on this machine reaches it."""
+    if host in ("0.0.0.0", "::", "", "localhost"):  # noqa: S104 - naming the address, not binding
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}/mcp"
+
+
+def hidden_paths(settings: Settings, store: Store) -> tuple[Path, ...]:
+    """What an agent must not see: HEALER_HOME (the database, caches, the forge), the config, the database."""
+    paths = [settings.home, settings.config_path]
+    if is_sqlite(store.engine):
+        found = sqlite_path(store.engine)
+        if found is not None:
+            paths.append(found)
+    return tuple(dict.fromkeys(p.resolve() for p in paths))
+
+
+def build(
+    settings: Settings,
+    config: HealerConfig,
+    store: Store,
+    *,
+    host: str,
+    port: int,
+    environ: Mapping[str, str],
+    mcp_routes: list[Any],
+    run_agents: bool = True,
+) -> AgentService:
+    """The agents' configuration, the /mcp gate, and (when agents are configured) the dispatcher."""
+    agents = load_agents(config, environ)
+    guard_routes(mcp_routes, store)
+    if not agents.enabled or not run_agents:
+        return AgentService(agents)
+    if settings.api_token is None:
+        log.warning(
+            "agent runs are configured but HEALER_API_TOKEN is not set: any process on this machine, an agent "
+            "included, can call /mcp without a run token; set HEALER_API_TOKEN so runs stay scoped"
+        )
+    secrets = [
+        settings.api_token,
+        settings.github_token,
+        settings.github_webhook_secret,
+        settings.github_app_private_key,
+    ]
+    runner = Runner(
+        store,
+        agents,
+        RunnerSettings(
+            mcp_url=mcp_url(host, port),
+            host=HostView.from_environ(environ, hidden=hidden_paths(settings, store)),
+            server_secrets=tuple(s.get_secret_value() for s in secrets if s is not None),
+        ),
+    )
+    return AgentService(agents, Dispatcher(store, agents, runner))
