@@ -28,10 +28,16 @@ def toml_list(items: list[str]) -> str:
     return json.dumps(items)
 
 
+def toml_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
+
+
 def agent_table(name: str, args: list[str], **keys: Any) -> str:
     command = [sys.executable, STANDIN, "-p", "{prompt}", "--mcp-config", "{mcp_config}", *args]
     lines = [f"[agents.{name}]", f"command = {toml_list(command)}"]
-    lines += [f"{key} = {json.dumps(value)}" for key, value in keys.items()]
+    lines += [f"{key} = {toml_value(value)}" for key, value in keys.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -54,7 +60,7 @@ def agent_server(
         + ("\n[dispatch]\n" + dispatch if dispatch else "")
     )
     env = healer_env(home, db_url, HEALER_API_TOKEN=API_TOKEN, **(extra_env or {}))
-    server = start_server(env, tmp_path / "server.log")
+    server = start_server(env, tmp_path / "server.log", wait_seconds=90)
     try:
         yield server
     finally:

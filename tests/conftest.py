@@ -204,14 +204,14 @@ class ServerProcess:
                 self.process.wait(10)
 
 
-def start_server(env: dict[str, str], log: Path, *, host: str = "127.0.0.1") -> ServerProcess:
+def start_server(env: dict[str, str], log: Path, *, host: str = "127.0.0.1", wait_seconds: float = 30) -> ServerProcess:
     port = free_port()
     handle = log.open("ab")
     process = subprocess.Popen(
         [HEALER, "serve", "--host", host, "--port", str(port)], env=env, stdout=handle, stderr=subprocess.STDOUT
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             handle.close()

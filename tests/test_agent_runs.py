@@ -5,9 +5,25 @@ No MCP client is run by these tests: the only client is the agent the server sta
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from pathlib import Path
 
-from tests.agent_harness import ADD_EDIT, agent_server, agent_table, incident, report, timeline, wait_for_run_end
+import httpx
+
+from tests.agent_harness import (
+    ADD_EDIT,
+    API_TOKEN,
+    AUTH,
+    agent_server,
+    agent_table,
+    incident,
+    report,
+    timeline,
+    wait_for_run_end,
+)
+from tests.conftest import wait_until_triaged
 
 
 def test_an_incident_posted_with_auto_dispatch_becomes_a_pull_request_by_a_run(tmp_path: Path) -> None:
@@ -27,3 +43,114 @@ def test_an_incident_posted_with_auto_dispatch_becomes_a_pull_request_by_a_run(t
         assert ("system:runner", "agent_run_started") in events
         assert (f"agent:run:{run['id']}", "pr_opened") in events
         assert ("system:runner", "agent_run_ended") in events
+
+
+def _dispatch(url: str, iid: str, agent: str) -> dict[str, object]:
+    answer = httpx.post(f"{url}/incidents/{iid}/dispatch", json={"agent": agent}, headers=AUTH, timeout=10)
+    assert answer.status_code == 202, answer.text
+    run: dict[str, object] = answer.json()
+    return run
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is gone for every purpose but the process table.
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(") ")[-1][:1] != "Z"
+
+
+def test_misbehaving_agents_are_bounded_and_recorded(tmp_path: Path) -> None:
+    pids = tmp_path / "hang-pids"
+    after = tmp_path / "after-the-run"
+    agents = "\n".join(
+        [
+            agent_table("hang", ["--mode", "hang", "--out", str(pids)], timeout_minutes=0.08, sandbox="off"),
+            agent_table("quit", ["--mode", "quit"]),
+            agent_table("crash", ["--mode", "crash"]),
+            agent_table("flood", ["--mode", "flood"], transcript_cap_bytes=100_000),
+            agent_table("linger", ["--mode", "linger", "--out", str(after)], sandbox="off"),
+            agent_table("env", ["--mode", "env"], env={"STANDIN_MODEL_KEY": "env:STANDIN_MODEL_KEY"}),
+        ]
+    )
+    model_key = "sk-standin-model-key-0123456789"
+    with agent_server(tmp_path, agents, extra_env={"STANDIN_MODEL_KEY": model_key}) as server:
+        url = server.url
+        ids = {
+            name: report(url, error=f"add returned -1 for 2+3 ({name})")
+            for name in ("hang", "quit", "crash", "flood", "linger", "env")
+        }
+        for name, iid in ids.items():
+            wait_until_triaged(url, iid, headers=AUTH)
+            _dispatch(url, iid, name)
+        ended = {name: wait_for_run_end(url, iid) for name, iid in ids.items()}
+
+        # Hangs: killed at the timeout, its whole process group with it; the attempt is counted.
+        hang = ended["hang"]
+        assert hang["status"] == "timed_out" and "timeout" in hang["note"]
+        leader, child = (int(p) for p in pids.read_text().split())
+        assert not _alive(leader) and not _alive(child)
+        assert incident(url, ids["hang"])["attempts"] == 1
+        assert incident(url, ids["hang"])["claim"] is None
+
+        assert ended["quit"]["status"] == "no_result" and ended["quit"]["exit_code"] == 0
+        assert ended["crash"]["status"] == "crashed" and ended["crash"]["exit_code"] == 3
+        for name in ("quit", "crash"):
+            assert incident(url, ids[name])["attempts"] == 1
+
+        # 50 MB of output: all counted, the head and tail kept within the cap.
+        flood = ended["flood"]
+        assert flood["output_bytes"] >= 50 * 1024 * 1024
+        assert len(flood["transcript"]) < 110_000 and "bytes of output omitted" in flood["transcript"]
+
+        # Its token stops working when the run ends, even for a process that outlived it.
+        deadline = time.monotonic() + 30
+        while not after.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert after.read_text().startswith("refused"), after.read_text()
+        assert "has ended" in after.read_text() or "no longer valid" in after.read_text()
+
+        # Its environment: PATH, HOME (the run's scratch folder), locale, and what [agents.env] lists.
+        transcript = ended["env"]["transcript"]
+        line = next(json.loads(x) for x in transcript.splitlines() if '"environment"' in x)
+        env = line["env"]
+        assert set(env) <= {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "STANDIN_MODEL_KEY"}
+        assert "healer-run-" in env["HOME"]
+        assert API_TOKEN not in transcript and model_key not in transcript
+        assert env["STANDIN_MODEL_KEY"].startswith("[REDACTED")
+
+
+def test_a_run_token_works_on_its_own_incident_only(tmp_path: Path) -> None:
+    other_file = tmp_path / "other-incident"
+    agents = agent_table("trespass", ["--mode", "trespass", "--other", f"@{other_file}"])
+    with agent_server(tmp_path, agents) as server:
+        url = server.url
+        other = report(url, error="mul returned 7 for 2*3")
+        other_file.write_text(other)
+        own = report(url)
+        wait_until_triaged(url, own, headers=AUTH)
+        before = incident(url, other)
+        _dispatch(url, own, "trespass")
+        run = wait_for_run_end(url, own)
+        results = [json.loads(x) for x in run["transcript"].splitlines() if x.startswith("{")]
+        calls = [(r.get("tool") or r.get("route"), r.get("is_error", r.get("status"))) for r in results[1:]]
+        assert calls == [
+            ("get_incident_details", False),  # its own incident
+            ("get_incident_details", True),  # another one: refused
+            ("claim_incident", True),
+            ("get_pending_incidents", True),
+            ("release_incident", True),
+            ("approve", 403),  # the REST API: for people
+        ]
+        refusals = [r["content"] for r in results if r.get("is_error")]
+        assert all(own in text for text in refusals), refusals
+        assert f"{other} is outside its scope" in refusals[0]
+        after = incident(url, other)
+        assert (after["status"], after["claim"], after["updated_at"]) == (
+            before["status"],
+            None,
+            before["updated_at"],
+        )
+        assert run["status"] == "no_result"

@@ -99,7 +99,9 @@ class Runner:
         )
         argv = sandboxed(prepared.argv, writable=(scratch,), hidden=self.settings.host.hidden, mode=agent.sandbox)
         env = agent_env(agent, self.settings.host, home=scratch)
-        secrets = (started.token, *self.settings.server_secrets)
+        # The agent's own keys (its model API's) are secrets too: never kept in its transcript.
+        keys = [value.get_secret_value() for value in agent.env.values()]
+        secrets = (started.token, *self.settings.server_secrets, *keys)
 
         async def check_cancel() -> bool:
             return await asyncio.to_thread(lifecycle.heartbeat, self.store, run.id)

@@ -29,10 +29,14 @@ def say(kind: str, **fields: Any) -> None:
     sys.stdout.flush()
 
 
-def connect(config_file: str) -> Any:
+def server_entry(config_file: str) -> dict[str, Any]:
+    entry: dict[str, Any] = json.loads(Path(config_file).read_text())["mcpServers"]["healer"]
+    return entry
+
+
+def connect(entry: dict[str, Any]) -> Any:
     from mcp import Client
 
-    entry = json.loads(Path(config_file).read_text())["mcpServers"]["healer"]
     if "url" in entry:
         import httpx2
         from mcp.client.streamable_http import streamable_http_client
@@ -78,17 +82,30 @@ async def fix(client: Any, incident: str, edits: list[tuple[str, str, str]], fol
     return 0
 
 
+def approve(config_file: str, other: str) -> None:
+    """Try the REST API with the run's token: approving is for people."""
+    import httpx2
+
+    entry = server_entry(config_file)
+    base = entry["url"].removesuffix("/mcp")
+    answer = httpx2.post(f"{base}/incidents/{other}/approve", json={"by": "standin"}, headers=entry["headers"])
+    say("http", route="approve", status=answer.status_code, body=answer.text[:300])
+
+
 async def linger(config_file: str, incident: str, out: Path) -> None:
     """Keep calling with the run's token after the run: every call must be refused once it has ended."""
+    entry = server_entry(config_file)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            async with connect(config_file) as client:
+            async with connect(entry) as client:
                 result = await client.call_tool("get_incident_details", {"incident_id": incident})
                 if result.is_error:
                     out.write_text("refused: " + " ".join(getattr(b, "text", "") for b in result.content))
                     return
         except Exception as exc:  # refused at the door: the token is no longer valid
+            while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+                exc = exc.exceptions[0]
             out.write_text(f"refused: {type(exc).__name__}: {exc}")
             return
         await asyncio.sleep(0.3)
@@ -126,13 +143,16 @@ async def main(args: argparse.Namespace) -> int:
         return 0
     if args.mode == "linger":
         # Its own session: the run's process group is killed at the end, this copy is meant to outlive it.
+        # It keeps a copy of the config (the run's folder goes when the run ends; the token stays known).
+        kept = Path(args.out + ".mcp.json")
+        kept.write_text(Path(args.mcp_config).read_text())
         subprocess.Popen(
             [
                 sys.executable,
                 __file__,
                 "--linger-child",
                 "--mcp-config",
-                args.mcp_config,
+                str(kept),
                 "-p",
                 args.prompt,
                 "--out",
@@ -143,15 +163,19 @@ async def main(args: argparse.Namespace) -> int:
             stderr=subprocess.DEVNULL,
         )
         return 0
-    async with connect(args.mcp_config) as client:
+    async with connect(server_entry(args.mcp_config)) as client:
         if args.mode == "quit":
             await call(client, "get_incident_details", incident_id=incident)
             return 0
         if args.mode == "trespass":
+            other = Path(args.other[1:]).read_text().strip() if args.other.startswith("@") else args.other
+            args.other = other
             await call(client, "get_incident_details", incident_id=incident)
             await call(client, "get_incident_details", incident_id=args.other)
             await call(client, "claim_incident", incident_id=args.other)
             await call(client, "get_pending_incidents")
+            await call(client, "release_incident", incident_id=incident)
+            approve(args.mcp_config, args.other)
             return 0
         edits = [(path, old, new) for path, old, new in args.edit or []]
         return await fix(client, incident, edits, follow_up="get_fix_feedback" in args.prompt)
@@ -163,7 +187,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mcp-config", required=True)
     parser.add_argument("--mode", choices=MODES, default="fix")
     parser.add_argument("--edit", nargs=3, action="append", metavar=("PATH", "OLD", "NEW"))
-    parser.add_argument("--other", help="trespass: the incident it has no business with")
+    parser.add_argument("--other", default="", help="trespass: an incident it has no business with (@FILE: read)")
     parser.add_argument("--out", default="", help="hang and linger: where to write what they saw")
     parser.add_argument("--linger-child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
