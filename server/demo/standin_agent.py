@@ -104,9 +104,10 @@ async def linger(config_file: str, incident: str, out: Path) -> None:
                     out.write_text("refused: " + " ".join(getattr(b, "text", "") for b in result.content))
                     return
         except Exception as exc:  # refused at the door: the token is no longer valid
-            while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-                exc = exc.exceptions[0]
-            out.write_text(f"refused: {type(exc).__name__}: {exc}")
+            cause: BaseException = exc
+            while isinstance(cause, BaseExceptionGroup) and cause.exceptions:
+                cause = cause.exceptions[0]
+            out.write_text(f"refused: {type(cause).__name__}: {cause}")
             return
         await asyncio.sleep(0.3)
     out.write_text("still accepted after 60 seconds")
