@@ -21,6 +21,8 @@ API_TOKEN = "test-api-token-4f1c9e0b7d2a"
 AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 ADD_EDIT = ["--edit", "app/calc.py", "return a - b", "return a + b"]
 MUL_EDIT = ["--edit", "app/calc.py", "return a * b + 1", "return a * b"]
+#: One client for every call: building one per call (TLS set-up included) costs more than the calls.
+HTTP = httpx.Client(timeout=10)
 ENDED = {"fixed", "reported", "no_result", "timed_out", "crashed", "cancelled"}
 
 
@@ -69,14 +71,14 @@ def agent_server(
 
 def report(url: str, **fields: Any) -> str:
     body = {"service": "calc", "error": "add returned -1 for 2+3", "severity": "high", **fields}
-    answer = httpx.post(f"{url}/incidents", json=body, headers=AUTH, timeout=10)
+    answer = HTTP.post(f"{url}/incidents", json=body, headers=AUTH)
     assert answer.status_code == 202, answer.text
     ident: str = answer.json()["id"]
     return ident
 
 
 def runs_of(url: str, incident_id: str) -> list[dict[str, Any]]:
-    answer = httpx.get(f"{url}/incidents/{incident_id}/runs", headers=AUTH, timeout=10)
+    answer = HTTP.get(f"{url}/incidents/{incident_id}/runs", headers=AUTH)
     assert answer.status_code == 200, answer.text
     found: list[dict[str, Any]] = answer.json()
     return found
@@ -88,7 +90,7 @@ def wait_for_run_end(url: str, incident_id: str, *, count: int = 1, timeout: flo
     while time.monotonic() < deadline:
         found = runs_of(url, incident_id)
         if len(found) >= count and found[count - 1]["status"] in ENDED:
-            answer = httpx.get(f"{url}/runs/{found[count - 1]['id']}", headers=AUTH, timeout=10)
+            answer = HTTP.get(f"{url}/runs/{found[count - 1]['id']}", headers=AUTH)
             run: dict[str, Any] = answer.json()
             return run
         time.sleep(0.2)
@@ -96,10 +98,10 @@ def wait_for_run_end(url: str, incident_id: str, *, count: int = 1, timeout: flo
 
 
 def incident(url: str, incident_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = httpx.get(f"{url}/incidents/{incident_id}", headers=AUTH, timeout=10).json()
+    found: dict[str, Any] = HTTP.get(f"{url}/incidents/{incident_id}", headers=AUTH).json()
     return found
 
 
 def timeline(url: str, incident_id: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = httpx.get(f"{url}/incidents/{incident_id}/timeline", headers=AUTH, timeout=10).json()
+    found: list[dict[str, Any]] = HTTP.get(f"{url}/incidents/{incident_id}/timeline", headers=AUTH).json()
     return found

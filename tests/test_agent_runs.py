@@ -10,12 +10,11 @@ import os
 import time
 from pathlib import Path
 
-import httpx
-
 from tests.agent_harness import (
     ADD_EDIT,
     API_TOKEN,
     AUTH,
+    HTTP,
     agent_server,
     agent_table,
     incident,
@@ -46,7 +45,7 @@ def test_an_incident_posted_with_auto_dispatch_becomes_a_pull_request_by_a_run(t
 
 
 def _dispatch(url: str, iid: str, agent: str) -> dict[str, object]:
-    answer = httpx.post(f"{url}/incidents/{iid}/dispatch", json={"agent": agent}, headers=AUTH, timeout=10)
+    answer = HTTP.post(f"{url}/incidents/{iid}/dispatch", json={"agent": agent}, headers=AUTH)
     assert answer.status_code == 202, answer.text
     run: dict[str, object] = answer.json()
     return run
