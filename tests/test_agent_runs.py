@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -19,10 +20,11 @@ from tests.agent_harness import (
     agent_table,
     incident,
     report,
+    runs_of,
     timeline,
     wait_for_run_end,
 )
-from tests.conftest import wait_until_triaged
+from tests.conftest import HEALER, wait_until_triaged
 
 
 def test_an_incident_posted_with_auto_dispatch_becomes_a_pull_request_by_a_run(tmp_path: Path) -> None:
@@ -153,3 +155,50 @@ def test_a_run_token_works_on_its_own_incident_only(tmp_path: Path) -> None:
             before["updated_at"],
         )
         assert run["status"] == "no_result"
+
+
+def _healer(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([HEALER, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def _wait_running(url: str, iid: str, count: int) -> dict[str, object]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = runs_of(url, iid)
+        if len(found) >= count and found[count - 1]["status"] == "running":
+            return found[count - 1]
+        time.sleep(0.2)
+    raise AssertionError(f"run #{count} of {iid} never ran: {runs_of(url, iid)}")
+
+
+def test_runs_from_the_command_line_cancel_and_a_server_stop(tmp_path: Path) -> None:
+    with agent_server(tmp_path, agent_table("hang", ["--mode", "hang"], timeout_minutes=10)) as server:
+        url, env = server.url, server.env
+        iid = report(url)
+        wait_until_triaged(url, iid, headers=AUTH)
+        queued = _healer(env, "agents", "dispatch", iid)
+        assert queued.returncode == 0, queued.stderr
+        assert "run 1 of hang queued" in queued.stdout
+        again = _healer(env, "agents", "dispatch", iid)
+        assert again.returncode == 2 and "already has run 1" in again.stderr
+
+        _wait_running(url, iid, 1)
+        cancelled = _healer(env, "agents", "cancel", "1")
+        assert cancelled.returncode == 0, cancelled.stderr
+        first = wait_for_run_end(url, iid)
+        assert first["status"] == "cancelled" and "cancelled by a person" in first["note"]
+        assert incident(url, iid)["claim"] is None
+
+        # A run the server was looking after when it stopped ends crashed; its claim goes back.
+        HTTP.post(f"{url}/incidents/{iid}/dispatch", json={}, headers=AUTH)
+        _wait_running(url, iid, 2)
+        server.stop()
+        listed = _healer(env, "agents", "runs", iid)
+        assert listed.returncode == 0, listed.stderr
+        lines = listed.stdout.splitlines()
+        assert [line.split()[3] for line in lines] == ["cancelled", "crashed"], lines
+        shown = _healer(env, "agents", "show", "2")
+        assert "the server running it stopped" in shown.stdout
+        assert "--- transcript" in shown.stdout
+        held = _healer(env, "dlq", "list")  # the incident is back in the queue, not lost or held
+        assert iid not in held.stdout

@@ -142,7 +142,14 @@ async def start_queued(store: Store, agents: AgentsConfig, runner: Runner) -> in
         with store.read() as connection:
             queued: list[Any] = list(
                 connection.execute(
-                    select(agent_runs.c.id, agent_runs.c.agent, agent_runs.c.held, agent_runs.c.incident_pk)
+                    select(
+                        agent_runs.c.id,
+                        agent_runs.c.agent,
+                        agent_runs.c.held,
+                        agent_runs.c.incident_pk,
+                        incidents.c.not_before,
+                    )
+                    .join(incidents, incidents.c.pk == agent_runs.c.incident_pk)
                     .where(agent_runs.c.status == RunStatus.queued.value)
                     .order_by(agent_runs.c.id)
                     .limit(_SCAN)
@@ -161,6 +168,11 @@ async def start_queued(store: Store, agents: AgentsConfig, runner: Runner) -> in
         agent = agents.agents.get(run.agent)
         if agent is None:
             await asyncio.to_thread(_hold, store, run, f"agent {run.agent!r} is no longer configured")
+            continue
+        now = store.clock.now()
+        if run.not_before is not None and run.not_before > now:
+            why = f"backing off after a failed attempt until {run.not_before:%Y-%m-%dT%H:%M:%SZ}"
+            await asyncio.to_thread(_hold, store, run, why)
             continue
         if this_hour >= limit:
             why = f"max_runs_per_hour: {this_hour} runs started in the past hour (limit {limit})"
