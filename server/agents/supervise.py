@@ -42,7 +42,13 @@ def usage_meter() -> Meter | None:
 
 
 class Capture:
-    """The first and last ``cap // 2`` bytes of a stream, and how many bytes it had in all."""
+    """The first and last ``cap // 2`` bytes of a stream, and how many bytes it had in all.
+
+    Each end is kept with some slack and redacted before it is cut to size, so a secret that
+    straddles a cut is still recognised whole and never shows in part.
+    """
+
+    SLACK = 8192
 
     def __init__(self, cap: int) -> None:
         self.half = cap // 2
@@ -52,23 +58,30 @@ class Capture:
 
     def add(self, chunk: bytes) -> None:
         self.total += len(chunk)
-        room = self.half - len(self.head)
+        room = self.half + self.SLACK - len(self.head)
         if room > 0:
             self.head += chunk[:room]
             chunk = chunk[room:]
         if chunk:
             self.tail += chunk
-            if len(self.tail) > self.half:
-                del self.tail[: len(self.tail) - self.half]
+            keep = self.half + self.SLACK
+            if len(self.tail) > keep:
+                del self.tail[: len(self.tail) - keep]
 
     def text(self, secrets: Iterable[str]) -> str:
-        omitted = self.total - len(self.head) - len(self.tail)
-        middle = f"\n[... {omitted} bytes of output omitted ...]\n" if omitted > 0 else ""
-        raw = self.head.decode("utf-8", "replace") + middle + self.tail.decode("utf-8", "replace")
-        for secret in secrets:
-            if secret and len(secret) >= 4:
-                raw = raw.replace(secret, "[REDACTED:run-secret]")
-        return redact(raw)
+        def clean(raw: bytes) -> str:
+            text = raw.decode("utf-8", "replace")
+            for secret in secrets:
+                if secret and len(secret) >= 4:
+                    text = text.replace(secret, "[REDACTED:run-secret]")
+            return redact(text)
+
+        if self.total <= 2 * self.half:
+            return clean(bytes(self.head + self.tail))
+        head = clean(bytes(self.head))[: self.half]
+        tail = clean(bytes(self.tail))[-self.half :]
+        omitted = max(self.total - 2 * self.half, 0)
+        return f"{head}\n[... about {omitted} bytes of output omitted ...]\n{tail}"
 
 
 def _kill_group(pid: int, sig: signal.Signals) -> None:
