@@ -1,0 +1,1 @@
+"""Agents the server starts itself: configuration, runs, their sandboxed processes and transcripts."""
