@@ -270,3 +270,22 @@ def test_a_password_hash_is_salted_and_checked() -> None:
     assert first != second and first.startswith("scrypt$")
     config = parse_config({"people": {"ana": {"password_hash": first}}})
     assert load_people(config).sign_in("ANA", "same password") is not None  # logins are case-insensitive
+
+
+def test_healer_people_revoke_ends_every_session_of_that_person(home: Path) -> None:
+    from datetime import timedelta
+
+    from server.store.sessions import find_session, open_session
+
+    store = Store.open(f"sqlite:///{home / 'healer.db'}")
+    for session_id, name in (("one", "ana"), ("two", "ana"), ("three", "bob")):
+        open_session(
+            store, session_id, name=name, verified_by="dashboard_session", stamp=None, lifetime=timedelta(hours=1)
+        )
+    done = subprocess.run(
+        [HEALER, "people", "revoke", "ana"], env=healer_env(home), capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and "ended 2 dashboard session(s) of ana" in done.stdout, done.stderr
+    assert (find_session(store, "one"), find_session(store, "two")) == (None, None)
+    assert find_session(store, "three") is not None  # bob stays signed in
+    store.close()
