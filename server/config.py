@@ -89,7 +89,7 @@ def _describe(error: Any) -> str:
 
 
 #: Every top-level table healer.toml may have; each section's module validates its own.
-KNOWN_TABLES = ("repos", "sources", "triage", "routing", "notify", "review", "verification")
+KNOWN_TABLES = ("repos", "sources", "triage", "routing", "notify", "review", "verification", "people")
 
 
 class ReviewConfig(BaseModel):

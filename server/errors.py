@@ -18,6 +18,8 @@ the reader is often a coding agent.
     │   ├── ClaimConflict
     │   └── ApprovalStale             what was to be approved moved; a new request is open
     ├── Forbidden                     this person may not do that (approve their own fix, say)
+    │   └── PersonRequired            only a verified person may do that (approve, deny), not a shared token
+    ├── SignInRefused                 the dashboard's sign-in form did not prove who it names
     ├── StoreUnavailable              the database cannot be reached
     └── (fixer.errors.FixerError lives in fixer/, which knows nothing of this tree;
          the faces translate it too)
@@ -142,6 +144,21 @@ class ApprovalStale(Conflict):
 
 class Forbidden(HealerError):
     status_code = 403
+
+
+class PersonRequired(Forbidden):
+    """An approval was answered by someone the server could not verify as a configured person."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"{message}. Approvals are given by people: add [people.<login>] to healer.toml (`healer people add "
+            "LOGIN` prints a token and the lines to paste) and send that person's token as `Authorization: Bearer "
+            "<person token>`, or sign in to the dashboard as that person."
+        )
+
+
+class SignInRefused(HealerError):
+    status_code = 401
 
 
 class StoreUnavailable(HealerError):

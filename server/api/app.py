@@ -27,6 +27,7 @@ from server.api.guards import BearerToken, BodyLimit
 from server.api.state import AppState
 from server.dashboard import pages
 from server.dashboard.session import Sessions, is_page
+from server.people import load_people
 
 ROUTERS = [
     health.router,
@@ -72,7 +73,10 @@ def create_app(
     token = state.settings.api_token
     guarded = token is not None and bool(token.get_secret_value())
     openapi.install(app, guarded=guarded, self_authenticated=_self_authenticated(state))
-    app.state.sessions = sessions = Sessions(token.get_secret_value() if token is not None else None)
+    state.people = load_people(state.config)
+    app.state.sessions = sessions = Sessions(
+        token.get_secret_value() if token is not None else None, state.store, state.people
+    )
     if token is not None and guarded:
         app.add_middleware(
             BearerToken,
@@ -80,6 +84,7 @@ def create_app(
             self_authenticated=_self_authenticated(state),
             session=sessions.accepts,
             is_page=is_page,
+            person=lambda presented: state.people.by_token(presented) is not None,
         )
     # Added last, so it runs first: an oversize body is refused before anything reads it.
     app.add_middleware(BodyLimit, limit=state.settings.max_body_bytes)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from server.alerts import DeliveryRequest, DeliveryResult
 from server.config import HealerConfig
+from server.people import People
 from server.review_worker import ReviewWorker
 from server.settings import Settings
 from server.sources.intake import AlertIntake
@@ -32,6 +33,7 @@ class AppState:
     triage: TriageWorker | None = None
     alerts: AlertIntakeState | None = None
     reviews: ReviewWorker | None = None
+    people: People = field(default_factory=People)
 
 
 async def app_state(request: Request) -> AppState:

@@ -140,6 +140,6 @@ idempotency_keys = Table(
 
 
 # Tables owned by other modules register on the same metadata when imported here.
-from server.store import alerts_schema, prs_schema, reviews_schema, triage_schema  # noqa: E402
+from server.store import alerts_schema, prs_schema, reviews_schema, sessions_schema, triage_schema  # noqa: E402
 
-OWNED_TABLES = (prs_schema, triage_schema, alerts_schema, reviews_schema)
+OWNED_TABLES = (prs_schema, triage_schema, alerts_schema, reviews_schema, sessions_schema)
