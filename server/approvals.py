@@ -202,17 +202,47 @@ def requests_for(store: Store, incident_id: str) -> list[ApprovalRequest]:
     return [_view(item, incident_id) for item in rows]
 
 
-def answer(store: Store, incident_id: str, *, user: str, approve: bool, reason: str, policy: ApprovalPolicy) -> Decided:
+def answer(
+    store: Store,
+    incident_id: str,
+    *,
+    user: str,
+    approve: bool,
+    reason: str,
+    policy: ApprovalPolicy,
+    verified_by: str | None = None,
+    groups: tuple[str, ...] = (),
+) -> Decided:
     """Apply a person's approve or deny to the incident's open request; raise when they may not, and
-    ``ApprovalStale`` when what they approved has moved (a new request is then open)."""
-    decided = _answer(store, incident_id, user=user, approve=approve, reason=reason, policy=policy)
+    ``ApprovalStale`` when what they approved has moved (a new request is then open).
+
+    ``verified_by`` says how the caller verified ``user`` (``server.people.Verification``); it goes
+    on the timeline with the answer. Faces call ``server.answers.answer_as``, which sets it."""
+    decided = _answer(
+        store,
+        incident_id,
+        user=user,
+        approve=approve,
+        reason=reason,
+        policy=policy,
+        verified_by=verified_by,
+        groups=groups,
+    )
     if isinstance(decided, ApprovalStale):
         raise decided  # after the commit: the stale mark and the new request stay
     return decided
 
 
 def _answer(
-    store: Store, incident_id: str, *, user: str, approve: bool, reason: str, policy: ApprovalPolicy
+    store: Store,
+    incident_id: str,
+    *,
+    user: str,
+    approve: bool,
+    reason: str,
+    policy: ApprovalPolicy,
+    verified_by: str | None,
+    groups: tuple[str, ...],
 ) -> Decided | ApprovalStale:
     now = store.clock.now()
     actor = f"human:{user}"
@@ -231,7 +261,11 @@ def _answer(
             current_subject=current,
             now=now,
             policy=policy,
+            user_groups=groups,
         )
+        submitter = (pending.payload or {}).get("submitted_by")
+        if approve and submitter and str(submitter).casefold() == user.strip().casefold():
+            raise Forbidden(f"{user} submitted this change and cannot approve it; another approver must")
         if result.outcome == Outcome.refused:
             raise Forbidden(f"{user} may not answer this request: {result.reason}")
         if result.outcome == Outcome.stale and requested.startswith("sha:"):
@@ -256,6 +290,8 @@ def _answer(
             "reason": reason,
             "outcome": decision,
         }
+        if verified_by is not None:
+            detail["verified_by"] = verified_by
         if result.outcome == Outcome.approved:
             to = Status.pending if pending.kind == "incident" else Status.fixing
             updates = {}

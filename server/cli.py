@@ -24,6 +24,7 @@ COMMANDS = {
     "dlq": "The dead-letter queue: list, show, retry.",
     "rules": "Triage rules: test a report against them, or check the configuration.",
     "notify": "Notifications: make a webhook signing secret.",
+    "people": "People who approve: make a person's token or password hash, or sign them out.",
     "agents": "Agent runs: dispatch a configured agent CLI on an incident, list runs, show one, cancel.",
 }
 

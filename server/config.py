@@ -89,7 +89,18 @@ def _describe(error: Any) -> str:
 
 
 #: Every top-level table healer.toml may have; each section's module validates its own.
-KNOWN_TABLES = ("repos", "sources", "triage", "routing", "notify", "review", "verification", "agents", "dispatch")
+KNOWN_TABLES = (
+    "repos",
+    "sources",
+    "triage",
+    "routing",
+    "notify",
+    "review",
+    "verification",
+    "people",
+    "agents",
+    "dispatch",
+)
 
 
 class ReviewConfig(BaseModel):

@@ -20,7 +20,9 @@ the reader is often a coding agent.
     │   ├── ClaimConflict
     │   └── ApprovalStale             what was to be approved moved; a new request is open
     ├── Forbidden                     this person may not do that (approve their own fix, say)
-    │   └── RunScopeRefused           a run token asked for something outside its run
+    │   ├── RunScopeRefused           a run token asked for something outside its run
+    │   └── PersonRequired            only a verified person may do that (approve, deny), not a shared token
+    ├── SignInRefused                 the dashboard's sign-in form did not prove who it names
     ├── StoreUnavailable              the database cannot be reached
     └── (fixer.errors.FixerError lives in fixer/, which knows nothing of this tree;
          the faces translate it too)
@@ -169,6 +171,21 @@ class RunScopeRefused(Forbidden):
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
+
+
+class PersonRequired(Forbidden):
+    """An approval was answered by someone the server could not verify as a configured person."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"{message}. Approvals are given by people: add [people.<login>] to healer.toml (`healer people add "
+            "LOGIN` prints a token and the lines to paste) and send that person's token as `Authorization: Bearer "
+            "<person token>`, or sign in to the dashboard as that person."
+        )
+
+
+class SignInRefused(HealerError):
+    status_code = 401
 
 
 class StoreUnavailable(HealerError):

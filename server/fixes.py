@@ -125,8 +125,16 @@ class FixService:
             return to_incident(moved)
 
     def submit(
-        self, incident_id: str, submission: FixSubmission, *, agent: str, progress: Progress | None = None
+        self,
+        incident_id: str,
+        submission: FixSubmission,
+        *,
+        agent: str,
+        progress: Progress | None = None,
+        submitted_by: str | None = None,
     ) -> FixOutcome:
+        """Run ``submission`` for ``agent``'s claim; ``submitted_by`` names the verified person who sent it, if
+        one did (they may not approve it then)."""
         incident = self.store.get(incident_id)
         bind_incident(incident.id, incident.trace_id)
         log.info("fix submitted by %s", agent)
@@ -148,7 +156,7 @@ class FixService:
         self._begin(incident_id, agent, lease)
         why = self._approval_needed(submission)
         if why is not None:
-            held = self._hold_for_approval(incident_id, agent, submission, why)
+            held = self._hold_for_approval(incident_id, agent, submission, why, submitted_by)
             if held is not None:
                 return held
         return self._run(incident_id, submission, agent=agent, progress=progress)
@@ -177,7 +185,7 @@ class FixService:
         return needs_approval(paths, text, routing_policy(self.config).config.approval)
 
     def _hold_for_approval(
-        self, incident_id: str, agent: str, submission: FixSubmission, why: str
+        self, incident_id: str, agent: str, submission: FixSubmission, why: str, submitted_by: str | None = None
     ) -> FixOutcome | None:
         """Hold the change until a person approves it, unless exactly this change is already approved."""
         from server import approvals
@@ -204,7 +212,11 @@ class FixService:
                 reason=why,
                 policy=policy,
                 now=now,
-                payload={"submission": submission.model_dump(mode="json"), "agent": agent},
+                payload={
+                    "submission": submission.model_dump(mode="json"),
+                    "agent": agent,
+                    **({"submitted_by": submitted_by} if submitted_by else {}),
+                },
             )
             writes.transition(
                 connection,

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     )
     config: Path | None = Field(default=None, description="The healer.toml file; default: healer.toml under home.")
     api_token: SecretStr | None = Field(default=None, description="Bearer token for the REST and HTTP MCP faces.")
+    person_token: SecretStr | None = Field(
+        default=None, description="`healer approve|deny --as LOGIN`: that person's own token (else it is asked for)."
+    )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body accepted.")
     lease_seconds: int = Field(default=900, ge=10, description="How long an agent's claim lasts unless renewed.")
     max_attempts: int = Field(default=3, ge=1, description="Fix attempts before an incident leaves the queue.")

@@ -171,6 +171,17 @@ def healer_home(tmp_path: Path, payments_repo: Path) -> Path:
     return home
 
 
+def person_toml(login: str, token: str) -> str:
+    """A ``[people.<login>]`` table whose person token is ``token``."""
+    from server.people import token_hash
+
+    return f'\n[people.{login}]\ntoken_sha256 = "{token_hash(token)}"\n'
+
+
+def as_person(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
 def healer_env(home: Path, db_url: str | None = None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEALER_") and k != "GITHUB_TOKEN"}
     env["HEALER_HOME"] = str(home)

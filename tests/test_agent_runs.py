@@ -74,6 +74,7 @@ def test_misbehaving_agents_are_bounded_and_recorded(tmp_path: Path) -> None:
             agent_table("flood", ["--mode", "flood"], transcript_cap_bytes=100_000),
             agent_table("linger", ["--mode", "linger", "--out", str(after)], sandbox="off"),
             agent_table("env", ["--mode", "env"], env={"STANDIN_MODEL_KEY": "env:STANDIN_MODEL_KEY"}),
+            agent_table("spend", ["--mode", "spend"], max_cost_usd=1.0),
         ]
     )
     model_key = "sk-standin-model-key-0123456789"
@@ -81,7 +82,7 @@ def test_misbehaving_agents_are_bounded_and_recorded(tmp_path: Path) -> None:
         url = server.url
         ids = {
             name: report(url, error=f"add returned -1 for 2+3 ({name})")
-            for name in ("hang", "quit", "crash", "flood", "linger", "env")
+            for name in ("hang", "quit", "crash", "flood", "linger", "env", "spend")
         }
         for name, iid in ids.items():
             wait_until_triaged(url, iid, headers=AUTH)
@@ -112,6 +113,11 @@ def test_misbehaving_agents_are_bounded_and_recorded(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert after.read_text().startswith("refused"), after.read_text()
         assert "has ended" in after.read_text() or "no longer valid" in after.read_text()
+
+        # It reports its cost as it goes (Claude Code's stream-json); past max_cost_usd it is stopped.
+        spend = ended["spend"]
+        assert spend["status"] == "cancelled" and "passed max_cost_usd" in spend["note"]
+        assert spend["cost_usd"] == 5.0
 
         # Its environment: PATH, HOME (the run's scratch folder), locale, and what [agents.env] lists.
         transcript = ended["env"]["transcript"]

@@ -19,7 +19,7 @@ from server.settings import Settings
 from server.store import Store
 from server.triage.decide import Triage
 from server.triage.worker import triage_received
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, person_toml
 
 TOKEN = "s3cret-token-for-tests"
 
@@ -257,10 +257,11 @@ def test_the_occurrences_chart_ends_now(
     assert len(xs) == 1 and (not later or xs[0] < 480 - 480 / 48)
 
 
-def sign_in(client: TestClient, name: str) -> None:
+def sign_in(client: TestClient, name: str, secret: str = "") -> None:
     csrf = csrf_of(client.get("/login").text)
-    signed = client.post("/login", data={"name": name, "csrf": csrf, "next": "/"}, follow_redirects=False)
-    assert signed.status_code == 303
+    data = {"name": name, "token": secret, "csrf": csrf, "next": "/"}
+    signed = client.post("/login", data=data, follow_redirects=False)
+    assert signed.status_code == 303, signed.text
 
 
 def act(client: TestClient, iid: str, action: str, reason: str) -> str:
@@ -295,21 +296,22 @@ def test_a_person_escalates_an_incident_and_the_timeline_names_them(client: Test
 
 def test_a_person_denies_an_approval_and_the_timeline_names_them(healer_home: Path, store: Store) -> None:
     with (healer_home / "healer.toml").open("a") as config:
-        config.write(APPROVAL)
+        config.write(APPROVAL + person_toml("Ana", "ana-person-token"))
     with make_client(healer_home, store) as client:
         iid = post(client, service="payments", error="refund doubled")
         rules = Triage(load_config(healer_home / "healer.toml"))
         triage_received(store, rules.decide, approval=rules.approval)
         assert store.get(iid).status == Status.awaiting_approval
-        sign_in(client, "Ana")
+        sign_in(client, "Ana", "ana-person-token")
         after = act(client, iid, "deny", "not during the freeze")
         assert "Denied: the incident is now escalated." in after
         assert store.get(iid).status == Status.escalated
         last = client.get(f"/incidents/{iid}/timeline").json()[-1]
-    assert (last["actor"], last["event"], last["detail"]["reason"]) == (
+    assert (last["actor"], last["event"], last["detail"]["reason"], last["detail"]["verified_by"]) == (
         "human:Ana",
         "denied",
         "not during the freeze",
+        "dashboard_session",
     )
 
 

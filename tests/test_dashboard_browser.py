@@ -19,7 +19,7 @@ import pytest
 
 from server.models import Status
 from server.store import Store
-from tests.conftest import HEALER, REPO_ROOT, ServerProcess, free_port, healer_env, start_server
+from tests.conftest import HEALER, REPO_ROOT, ServerProcess, free_port, healer_env, person_toml, start_server
 from tests.fixer_repo import TEST_COMMAND, make_calc_repo
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -35,6 +35,8 @@ name = "billing needs a yes"
 match = ['service="billing"']
 route = "approval"
 """
+ANA = "ana-person-token-for-browser-tests"
+ROUTING += person_toml("ana", ANA)
 
 
 def _missing(reason: str) -> NoReturn:
@@ -213,9 +215,10 @@ def test_a_dropped_feed_misses_nothing_when_it_comes_back(page: Any, env: dict[s
         other.stop()
 
 
-def sign_in(page: Any, server: ServerProcess, name: str) -> None:
+def sign_in(page: Any, server: ServerProcess, name: str, secret: str = "") -> None:
     page.goto(server.url + "/login")
     page.get_by_label("Your name").fill(name)
+    page.get_by_label("Password or token").fill(secret)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(server.url + "/")
 
@@ -226,10 +229,10 @@ def test_the_sign_in_page_asks_for_the_token(strict_page: Any, env: dict[str, st
     try:
         page.goto(guarded.url + "/?stage=stuck")
         page.wait_for_url(guarded.url + "/login?next=%2F%3Fstage%3Dstuck")
-        assert page.get_by_label("Your name").is_visible() and page.get_by_label("API token").is_visible()
+        assert page.get_by_label("Your name").is_visible() and page.get_by_label("Password or token").is_visible()
         assert shot(page, "login").stat().st_size > 5_000
         page.get_by_label("Your name").fill("ana")
-        page.get_by_label("API token").fill("browser-test-token")
+        page.get_by_label("Password or token").fill("browser-test-token")
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(guarded.url + "/?stage=stuck")
         assert "Signed in as ana" in page.locator("body").inner_text()
@@ -251,7 +254,7 @@ def test_approve_from_the_incident_page(
     page: Any, servers: tuple[ServerProcess, ServerProcess], env: dict[str, str]
 ) -> None:
     first, _ = servers
-    sign_in(page, first, "ana")
+    sign_in(page, first, "ana", ANA)  # only a person signed in with their own token approves
     iid = report(first, service="billing", error="refund doubled", severity="critical")
     wait_status(first, iid, "awaiting_approval")
     # Notes, from the first parse of every page, which timeline event was last shown when the

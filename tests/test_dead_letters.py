@@ -21,7 +21,7 @@ from server.settings import Settings
 from server.store import Store
 from server.triage.decide import Triage
 from server.triage.worker import triage_received
-from tests.conftest import HEALER, FakeClock, healer_env
+from tests.conftest import HEALER, FakeClock, as_person, healer_env, person_toml
 from tests.fixer_repo import TEST_COMMAND, make_calc_repo
 from tests.github_emulator import GitHubEmulator
 
@@ -34,6 +34,10 @@ name = "billing needs a yes"
 match = ['service="billing"']
 route = "approval"
 """
+
+ANA = "ana-person-token-for-tests"
+BOB = "bob-person-token-for-tests"
+ROUTING += person_toml("ana", ANA) + person_toml("bob", BOB)
 
 FAILURES = ["tests still red", "could not reproduce", "the pool fix did not hold"]
 
@@ -86,14 +90,16 @@ def test_deny_escalates_and_writes_who_and_why_on_the_timeline(
 ) -> None:
     incident_id = report(store, config, service="billing")
     assert store.get(incident_id).status == Status.awaiting_approval
-    answer = client.post(f"/incidents/{incident_id}/deny", json={"approver": "ana", "reason": "not during the freeze"})
+    answer = client.post(
+        f"/incidents/{incident_id}/deny", json={"reason": "not during the freeze"}, headers=as_person(ANA)
+    )
     assert answer.status_code == 200, answer.text
     decision = answer.json()["decision"]
     assert (decision["outcome"], decision["status"]) == ("denied", "escalated")
     assert answer.json()["fix"] is None
     assert client.get(f"/incidents/{incident_id}").json()["status"] == "escalated"
     last = client.get(f"/incidents/{incident_id}/timeline").json()[-1]
-    assert (last["event"], last["actor"]) == ("denied", "human:ana")
+    assert (last["event"], last["actor"], last["detail"]["verified_by"]) == ("denied", "human:ana", "token")
     assert last["detail"]["reason"] == "not during the freeze" and last["detail"]["outcome"] == "denied"
     (request,) = client.get(f"/incidents/{incident_id}/approvals").json()
     assert (request["decision"], request["decided_by"], request["decision_reason"]) == (
@@ -104,24 +110,26 @@ def test_deny_escalates_and_writes_who_and_why_on_the_timeline(
 
 
 @pytest.mark.parametrize(
-    ("body", "status"),
+    ("token", "body", "status"),
     [
-        ({"approver": "bob", "reason": "no"}, 403),  # not a configured approver
-        ({"reason": "no"}, 422),  # who denies is required
-        ({"approver": "-rf", "reason": "no"}, 422),  # an approver name must start with a letter or digit
+        (BOB, {"reason": "no"}, 403),  # a person, but not a configured approver
+        (None, {"approver": "ana", "reason": "no"}, 403),  # a name without that person's token proves nothing
+        (BOB, {"approver": "ana", "reason": "no"}, 403),  # bob's token answering as ana
+        (ANA, {"approver": "-rf", "reason": "no"}, 422),  # an approver name must start with a letter or digit
     ],
 )
 def test_deny_refusals_leave_the_incident_waiting(
-    client: TestClient, store: Store, config: HealerConfig, body: dict[str, str], status: int
+    client: TestClient, store: Store, config: HealerConfig, token: str | None, body: dict[str, str], status: int
 ) -> None:
     incident_id = report(store, config, service="billing")
-    assert client.post(f"/incidents/{incident_id}/deny", json=body).status_code == status
+    headers = as_person(token) if token else {}
+    assert client.post(f"/incidents/{incident_id}/deny", json=body, headers=headers).status_code == status
     assert store.get(incident_id).status == Status.awaiting_approval
 
 
 def test_deny_without_a_waiting_approval_is_not_found(client: TestClient, store: Store, config: HealerConfig) -> None:
     incident_id = report(store, config)  # routed straight to the agents
-    answer = client.post(f"/incidents/{incident_id}/deny", json={"approver": "ana"})
+    answer = client.post(f"/incidents/{incident_id}/deny", json={}, headers=as_person(ANA))
     assert answer.status_code == 404 and "no approval waiting" in answer.json()["error"]["message"]
     assert store.get(incident_id).status == Status.pending
 

@@ -26,7 +26,7 @@ from server.store.triage_schema import verdicts
 from server.triage.decide import Triage
 from server.triage.policy import routing_policy
 from server.triage.worker import triage_received
-from tests.conftest import HEALER, FakeClock, healer_env
+from tests.conftest import HEALER, FakeClock, as_person, healer_env, person_toml
 from tests.fixer_repo import TEST_COMMAND, make_calc_repo
 
 ROUTING = """
@@ -189,14 +189,16 @@ def test_dead_letter_queue_and_retry(store: Store, tmp_path: Path, clock: FakeCl
 def test_rest_and_cli_faces(tmp_path: Path) -> None:
     from server.commands.serve import build_app
 
-    config = config_for(tmp_path)
+    config = config_for(tmp_path, person_toml("ana", "ana-person-token") + person_toml("bob", "bob-person-token"))
     home = tmp_path
     settings = Settings(home=home)
     store = Store.open(settings.resolved_database_url)
     iid = report(store, config, service="billing")
     with TestClient(build_app(settings, config, store, run_triage=False)) as client:
-        assert client.post(f"/incidents/{iid}/approve", json={"approver": "bob"}).status_code == 403
-        approved = client.post(f"/incidents/{iid}/approve", json={"approver": "ana", "reason": "go"}).json()
+        bob = as_person("bob-person-token")
+        assert client.post(f"/incidents/{iid}/approve", json={}, headers=bob).status_code == 403
+        ana = as_person("ana-person-token")
+        approved = client.post(f"/incidents/{iid}/approve", json={"reason": "go"}, headers=ana).json()
         assert approved["decision"]["status"] == "pending"
         dry = client.post("/rules/test", json={"service": "billing", "error": "DB pool exhausted"}).json()
         assert dry["routing"]["route"] == "approval" and dry["routing"]["matched_rule"]["name"] == "billing needs a yes"

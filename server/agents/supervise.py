@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any, Protocol
 
 from server.agents.lifecycle import Ending
+from server.agents.transcript import UsageMeter
 from server.redact import redact
 
 log = logging.getLogger(__name__)
@@ -22,23 +21,6 @@ log = logging.getLogger(__name__)
 _CHUNK = 64 * 1024
 _LONGEST_LINE = 1024 * 1024  # a line longer than this is fed to the usage meter cut short
 _GRACE_SECONDS = 3.0
-
-
-class Meter(Protocol):
-    def feed(self, line: str) -> None: ...
-
-    @property
-    def report(self) -> Any: ...
-
-
-def usage_meter() -> Meter | None:
-    """The transcript parser, which reads token usage and cost from the agents' own output formats."""
-    try:
-        module = importlib.import_module("server.agents.transcript")
-    except ImportError:
-        return None
-    meter: Meter = module.UsageMeter()
-    return meter
 
 
 class Capture:
@@ -105,7 +87,7 @@ async def supervise(
     process group); every way of stopping it signals the whole group, so no child outlives the run."""
     started = time.monotonic()
     capture = Capture(cap)
-    meter = usage_meter()
+    meter = UsageMeter()  # reads token usage and cost from the agent's own output format
     stop: list[str] = []  # why the supervisor stopped it: "timeout", "cancelled", "cost"
     try:
         process = await asyncio.create_subprocess_exec(
@@ -131,8 +113,6 @@ async def supervise(
         partial = b""
         while chunk := await process.stdout.read(_CHUNK):
             capture.add(chunk)
-            if meter is None:
-                continue
             partial += chunk
             *lines, partial = partial.split(b"\n")
             if len(partial) > _LONGEST_LINE:
@@ -143,7 +123,7 @@ async def supervise(
             cost = meter.report.cost_usd
             if cost_cap is not None and cost is not None and cost > cost_cap:
                 terminate("cost")
-        if meter is not None and partial:
+        if partial:
             meter.feed(partial[:_LONGEST_LINE].decode("utf-8", "replace"))
 
     reader = asyncio.create_task(read())
@@ -169,8 +149,8 @@ async def supervise(
         await asyncio.wait_for(reader, timeout=_GRACE_SECONDS)
     except TimeoutError:  # an escaped grandchild holds the pipe open; what was read is kept
         reader.cancel()
-    report = meter.report if meter is not None else None
-    cost = getattr(report, "cost_usd", None)
+    report = meter.report
+    cost = report.cost_usd
     reason = stop[0] if stop else None
     notes = {
         "timeout": f"killed after its timeout of {timeout:g} seconds",
@@ -185,8 +165,8 @@ async def supervise(
         duration_seconds=round(time.monotonic() - started, 3),
         transcript=capture.text(secrets),
         output_bytes=capture.total,
-        input_tokens=getattr(report, "input_tokens", None),
-        output_tokens=getattr(report, "output_tokens", None),
+        input_tokens=report.input_tokens,
+        output_tokens=report.output_tokens,
         cost_usd=cost,
-        usage=report.model_dump() if report is not None and hasattr(report, "model_dump") else None,
+        usage=report.model_dump() if report.format != "text" else None,
     )

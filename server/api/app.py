@@ -28,6 +28,7 @@ from server.api.guards import BearerToken, BodyLimit, RunTokenFence
 from server.api.state import AppState
 from server.dashboard import pages
 from server.dashboard.session import Sessions, is_page
+from server.people import load_people
 
 ROUTERS = [
     health.router,
@@ -74,7 +75,10 @@ def create_app(
     token = state.settings.api_token
     guarded = token is not None and bool(token.get_secret_value())
     openapi.install(app, guarded=guarded, self_authenticated=_self_authenticated(state))
-    app.state.sessions = sessions = Sessions(token.get_secret_value() if token is not None else None)
+    state.people = load_people(state.config)
+    app.state.sessions = sessions = Sessions(
+        token.get_secret_value() if token is not None else None, state.store, state.people
+    )
     if token is not None and guarded:
         app.add_middleware(
             BearerToken,
@@ -83,6 +87,7 @@ def create_app(
             session=sessions.accepts,
             is_page=is_page,
             run_token_paths=("/mcp",),
+            person=lambda presented: state.people.by_token(presented) is not None,
         )
     else:
         app.add_middleware(RunTokenFence, run_token_paths=("/mcp",))

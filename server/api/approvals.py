@@ -1,4 +1,4 @@
-"""Routes for approvals: a person approves or denies what waits for them."""
+"""Routes for approvals: a person, proven by their own token, approves or denies what waits for them."""
 
 from __future__ import annotations
 
@@ -8,25 +8,39 @@ from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
 from server import approvals
+from server.answers import ApprovalAnswer, answer_as
+from server.api.identity import verified_person
 from server.api.state import AppState, app_state
-from server.approvals import ApprovalRequest, Decided
-from server.fix_models import FixOutcome
-from server.fixes import FixService
-from server.triage.policy import routing_policy
+from server.approvals import ApprovalRequest
+from server.errors import PersonRequired
+from server.people import Person
 
 router = APIRouter(tags=["approvals"])
 
 IncidentId = Annotated[str, Path(max_length=40)]
 
+WHO = (
+    "Only a person may answer: send `Authorization: Bearer <person token>` (a `[people.<login>]` token). The shared "
+    "API token and agents can ask for approval but never give it (403)."
+)
+
 
 class Answer(BaseModel):
-    approver: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._@-]*$")
+    approver: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._@-]*$",
+        description="Optional; when given it must be the login of the person whose token is sent.",
+    )
     reason: str = Field(default="", max_length=2000)
 
 
-class ApprovalAnswer(BaseModel):
-    decision: Decided
-    fix: FixOutcome | None = Field(default=None, description="The held fix, run after an approval.")
+def _check_named(body: Answer, person: Person) -> None:
+    if body.approver is not None and body.approver.strip().casefold() != person.login.casefold():
+        raise PersonRequired(
+            f"the token is {person.login}'s, but the body names {body.approver!r}; a person answers only as themself"
+        )
 
 
 @router.get("/incidents/{incident_id}/approvals", response_model=list[ApprovalRequest])
@@ -38,26 +52,32 @@ def list_approvals(incident_id: IncidentId, state: Annotated[AppState, Depends(a
     "/incidents/{incident_id}/approve",
     response_model=ApprovalAnswer,
     summary="Approve what waits for a person",
-    description="An incident routed for approval goes to the agents; a held fix runs and opens its pull request.",
-    responses={403: {"description": "This person may not approve (the requester, or not an approver)"}},
+    description="An incident routed for approval goes to the agents; a held fix runs and opens its pull request. "
+    + WHO,
+    responses={403: {"description": "Not a person's token, the requester or submitter, or not an approver"}},
 )
-def approve(incident_id: IncidentId, body: Answer, state: Annotated[AppState, Depends(app_state)]) -> ApprovalAnswer:
-    policy = routing_policy(state.config).config.approval
-    decided = approvals.answer(
-        state.store, incident_id, user=body.approver, approve=True, reason=body.reason, policy=policy
-    )
-    fix = None
-    if decided.payload is not None:
-        fix = FixService(state.store, state.config, state.settings).resume(incident_id, decided.payload)
-    return ApprovalAnswer(decision=decided, fix=fix)
+def approve(
+    incident_id: IncidentId,
+    body: Answer,
+    state: Annotated[AppState, Depends(app_state)],
+    person: Annotated[Person, Depends(verified_person)],
+) -> ApprovalAnswer:
+    _check_named(body, person)
+    return answer_as(state.store, state.config, state.settings, incident_id, person, approve=True, reason=body.reason)
 
 
 @router.post(
-    "/incidents/{incident_id}/deny", response_model=ApprovalAnswer, summary="Deny: the incident goes to humans"
+    "/incidents/{incident_id}/deny",
+    response_model=ApprovalAnswer,
+    summary="Deny: the incident goes to humans",
+    description=WHO,
+    responses={403: {"description": "Not a person's token, or not an approver"}},
 )
-def deny(incident_id: IncidentId, body: Answer, state: Annotated[AppState, Depends(app_state)]) -> ApprovalAnswer:
-    policy = routing_policy(state.config).config.approval
-    decided = approvals.answer(
-        state.store, incident_id, user=body.approver, approve=False, reason=body.reason, policy=policy
-    )
-    return ApprovalAnswer(decision=decided)
+def deny(
+    incident_id: IncidentId,
+    body: Answer,
+    state: Annotated[AppState, Depends(app_state)],
+    person: Annotated[Person, Depends(verified_person)],
+) -> ApprovalAnswer:
+    _check_named(body, person)
+    return answer_as(state.store, state.config, state.settings, incident_id, person, approve=False, reason=body.reason)

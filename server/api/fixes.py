@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import Field
 
+from server.api.identity import caller_person
 from server.api.state import AppState, app_state
 from server.fix_models import FixOutcome, FixSubmission
 from server.fixes import FixService
@@ -30,7 +31,11 @@ class FixBody(FixSubmission):
     responses={409: {"description": "Not claimed by this agent, PR cap reached, or branch taken over"}},
 )
 def submit_fix(
-    incident_id: Annotated[str, Path(max_length=40)], body: FixBody, state: Annotated[AppState, Depends(app_state)]
+    incident_id: Annotated[str, Path(max_length=40)],
+    body: FixBody,
+    request: Request,
+    state: Annotated[AppState, Depends(app_state)],
 ) -> FixOutcome:
     service = FixService(state.store, state.config, state.settings)
-    return service.submit(incident_id, body, agent=body.agent)
+    person = caller_person(request, state)  # a person sending a fix may not approve it too
+    return service.submit(incident_id, body, agent=body.agent, submitted_by=person.login if person else None)

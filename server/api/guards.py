@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Collection
 from urllib.parse import quote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Paths anyone may read: liveness and readiness for load balancers, the API's own description,
@@ -96,6 +97,7 @@ class BearerToken:
     are their own way: GitHub's signed webhooks, and monitor sources configured with a secret.
     ``session`` lets the dashboard's pages in on a signed-in session cookie instead (it checks the
     path and the cookie); a browser asking for a page without one is sent to ``/login``.
+    ``person`` accepts a configured person's own token as well (``[people.<login>]``).
     ``run_token_paths`` are where an agent run's token goes on to the run gate behind (server.agents.gate);
     anywhere else a run token is refused with 403.
     """
@@ -107,6 +109,7 @@ class BearerToken:
         self_authenticated: Collection[str] = (),
         session: Callable[[Scope], bool] | None = None,
         is_page: Callable[[str], bool] | None = None,
+        person: Callable[[str], bool] | None = None,
         run_token_paths: Collection[str] = (),
     ) -> None:
         self.app = app
@@ -115,6 +118,7 @@ class BearerToken:
         self.self_authenticated = frozenset(self_authenticated)
         self.session = session
         self.is_page = is_page
+        self.person = person
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
@@ -126,7 +130,15 @@ class BearerToken:
         ):
             await self.app(scope, receive, send)
             return
-        if self.session is not None and self.session(scope):
+        has_cookie = any(name == b"cookie" for name, _ in scope["headers"])
+        # The session lives in the store: look it up off the event loop.
+        if (
+            self.session is not None
+            and self.is_page is not None
+            and self.is_page(path)
+            and has_cookie
+            and await run_in_threadpool(self.session, scope)
+        ):
             await self.app(scope, receive, send)
             return
         presented = b""
@@ -143,7 +155,10 @@ class BearerToken:
             await _refuse_run_token(send)
             return
         # Constant-time compare: how long the check takes must not reveal how much matched.
-        if not presented or not hmac.compare_digest(presented, self.token):
+        if not presented or not (
+            hmac.compare_digest(presented, self.token)
+            or (self.person is not None and self.person(presented.decode("latin-1")))
+        ):
             if self.is_page is not None and self.is_page(scope["path"]) and _wants_page(scope) and not presented:
                 await _sign_in_first(send, scope)
                 return

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from server.agents.service import AgentService
 from server.alerts import DeliveryRequest, DeliveryResult
 from server.config import HealerConfig
+from server.people import People
 from server.review_worker import ReviewWorker
 from server.settings import Settings
 from server.sources.intake import AlertIntake
@@ -33,6 +34,7 @@ class AppState:
     triage: TriageWorker | None = None
     alerts: AlertIntakeState | None = None
     reviews: ReviewWorker | None = None
+    people: People = field(default_factory=People)
     agents: AgentService | None = None
 
 

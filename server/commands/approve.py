@@ -1,4 +1,9 @@
-"""`healer approve <incident>`: approve what waits for you (a routed incident, or a held fix, which then runs)."""
+"""`healer approve <incident> --as LOGIN`: approve what waits for you (a routed incident, or a held fix, which runs).
+
+The command runs where the store is, but being there proves nobody: it answers only as a person
+configured in ``[people.<login>]`` whose token it is given (``HEALER_PERSON_TOKEN``, or typed at
+the prompt, never on the command line where other users' ``ps`` would see it).
+"""
 
 from __future__ import annotations
 
@@ -11,34 +16,50 @@ from server.commands.common import fail, load
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("incident_id")
-    parser.add_argument("--as", dest="user", default=None, help="Your name (default: your login name).")
+    parser.add_argument(
+        "--as",
+        dest="user",
+        required=True,
+        help="Your login in [people.<login>]; your token comes from HEALER_PERSON_TOKEN or the prompt.",
+    )
     parser.add_argument("--reason", default="", help="Why; kept on the timeline.")
 
 
+def _token(presented: str | None) -> str:
+    if presented:
+        return presented
+    if not sys.stdin.isatty():
+        fail("no person token: set HEALER_PERSON_TOKEN to your own token (`healer people add LOGIN` makes one)")
+    return getpass.getpass("your person token: ").strip()
+
+
 def answer(args: argparse.Namespace, *, approve: bool) -> int:
-    from server import approvals
+    from server.answers import answer_as
     from server.errors import HealerError
-    from server.fixes import FixService
+    from server.people import Verification, load_people
     from server.store import Store
-    from server.triage.policy import routing_policy
 
     settings, config = load()
-    store = Store.open(settings.resolved_database_url)
-    user = args.user or getpass.getuser()
     try:
-        decided = approvals.answer(
-            store,
-            args.incident_id,
-            user=user,
-            approve=approve,
-            reason=args.reason,
-            policy=routing_policy(config).config.approval,
+        people = load_people(config)
+    except HealerError as exc:
+        fail(exc.message)
+    given = settings.person_token.get_secret_value() if settings.person_token else None
+    found = people.by_token(_token(given))
+    if found is None or found.login.casefold() != args.user.strip().casefold():
+        fail(
+            f"that is not {args.user}'s person token; approvals are given by people configured in [people.<login>] "
+            "of healer.toml, each with their own token (`healer people add LOGIN` makes one)"
         )
-        sys.stdout.write(f"{args.incident_id}: {decided.outcome} by {user}; now {decided.status.value}\n")
-        if decided.payload is not None:
-            sys.stdout.write("running the approved fix...\n")
-            outcome = FixService(store, config, settings).resume(args.incident_id, decided.payload)
-            sys.stdout.write(f"pull request {outcome.pull_request_url} ({outcome.verification})\n")
+    person = people.person(found.login, Verification.cli_token)
+    store = Store.open(settings.resolved_database_url)
+    try:
+        answered = answer_as(store, config, settings, args.incident_id, person, approve=approve, reason=args.reason)
+        decided = answered.decision
+        sys.stdout.write(f"{args.incident_id}: {decided.outcome} by {person.login}; now {decided.status.value}\n")
+        if answered.fix is not None:
+            fix = answered.fix
+            sys.stdout.write(f"the approved fix ran: pull request {fix.pull_request_url} ({fix.verification})\n")
     except HealerError as exc:
         fail(exc.message)
     finally:

@@ -1,4 +1,4 @@
-"""`healer deny <incident>`: deny what waits for you; the incident goes to humans."""
+"""`healer deny <incident> --as LOGIN`: deny what waits for you, as a verified person; the incident goes to humans."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """What a person does from an incident's page: approve, deny, retry, escalate, resolve.
 
-Each action is the same core call the REST API and the CLI make (``server.approvals``,
+Each action is the same core call the REST API and the CLI make (``server.answers``,
 ``server.attempts``, ``Store.transition`` through the lifecycle table), with the person's name
-as the actor, so every action is on the timeline as ``human:NAME``.
+as the actor, so every action is on the timeline as ``human:NAME``. Approving and denying need
+a person who signed in with their own password or token; the others take the session's name.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from server import approvals, attempts, lifecycle
+from server import attempts, lifecycle
+from server.answers import answer_as
 from server.config import HealerConfig
-from server.errors import InvalidInput
+from server.errors import InvalidInput, PersonRequired
 from server.models import Incident, Status
+from server.people import Person
 from server.settings import Settings
 from server.store import Store
 
@@ -90,24 +93,26 @@ def perform(
     action: Action,
     *,
     person: str,
+    verified: Person | None = None,
     reason: str = "",
 ) -> str:
-    """Do ``action`` as ``person``; returns what happened in a sentence. Raises HealerError when refused."""
+    """Do ``action`` as ``person``; returns what happened in a sentence. Raises HealerError when refused.
+
+    ``verified`` is the person the session proved; only they may approve or deny."""
     person = check_name(person)
     reason = reason.strip()[:2000]
     actor = f"human:{person}"
     if action in (Action.approve, Action.deny):
-        from server.triage.policy import routing_policy
-
-        policy = routing_policy(config).config.approval
-        decided = approvals.answer(
-            store, incident_id, user=person, approve=action == Action.approve, reason=reason, policy=policy
-        )
-        if decided.payload is not None:
-            from server.fixes import FixService
-
-            outcome = FixService(store, config, settings).resume(incident_id, decided.payload)
-            return f"Approved; the held fix ran: {outcome.status.value}."
+        if verified is None:
+            raise PersonRequired(
+                f"{person} did not sign in with a person's own password or token; sign out, then sign in as "
+                "yourself at /login"
+            )
+        approve = action == Action.approve
+        answered = answer_as(store, config, settings, incident_id, verified, approve=approve, reason=reason)
+        if answered.fix is not None:
+            return f"Approved; the held fix ran: {answered.fix.status.value}."
+        decided = answered.decision
         return f"{decided.outcome.capitalize()}: the incident is now {decided.status.value}."
     if action == Action.retry:
         moved = attempts.retry(store, incident_id, by=person)

@@ -22,9 +22,9 @@ from server.api.state import AppState
 from server.dashboard import detail, overview
 from server.dashboard.actions import HINTS, LABELS, REASON_LABELS, Action, check_name, perform
 from server.dashboard.listing import PAGE_SIZES, SORT_LABELS, ListQuery, Sort, list_page, services
-from server.dashboard.session import COOKIE, FLASH_COOKIE, MAX_AGE, Session, Sessions
+from server.dashboard.session import COOKIE, FLASH_COOKIE, MAX_AGE, SCOPE_KEY, SHARED_TOKEN, Session, Sessions
 from server.dashboard.stages import STAGES, STATUS_LABELS, Stage, describe
-from server.errors import HealerError
+from server.errors import HealerError, SignInRefused
 from server.feed import newest_id
 from server.models import Severity, Status
 
@@ -97,10 +97,18 @@ def _secure(request: Request) -> bool:
 def _session(request: Request) -> tuple[Session, str | None]:
     """The request's session, or a new anonymous one with the cookie to set (an open dashboard, the sign-in page)."""
     sessions = _sessions(request)
-    session = sessions.read(request.cookies.get(COOKIE), anonymous=True)
+    session = _read(request, anonymous=True)
     if session is not None:
         return session, None
-    return sessions.new()
+    return sessions.anonymous()
+
+
+def _read(request: Request, *, anonymous: bool = False) -> Session | None:
+    """The request's session: the one the guard already read, or the cookie's."""
+    found: Session | None = request.scope.get("state", {}).get(SCOPE_KEY)
+    if found is not None:
+        return found
+    return _sessions(request).read(request.cookies.get(COOKIE), anonymous=anonymous)
 
 
 def _set_session(response: Response, request: Request, cookie: str) -> None:
@@ -233,7 +241,7 @@ def act(
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     sessions = _sessions(request)
-    session = sessions.read(request.cookies.get(COOKIE))
+    session = _read(request)
     if not sessions.check_csrf(session, csrf):
         return _refused(request)
     assert session is not None
@@ -245,7 +253,14 @@ def act(
     state = _state(request)
     try:
         done = perform(
-            state.store, state.config, state.settings, incident_id, chosen, person=session.name, reason=reason
+            state.store,
+            state.config,
+            state.settings,
+            incident_id,
+            chosen,
+            person=session.name,
+            verified=session.person,
+            reason=reason,
         )
     except HealerError as exc:
         return _back(request, page, exc.message, "error")
@@ -278,20 +293,37 @@ def login(
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
     sessions = _sessions(request)
-    current = sessions.read(request.cookies.get(COOKIE)) or _pre_session(request)
+    current = _read(request) or _pre_session(request)
     target = _safe_next(next)
     if not sessions.check_csrf(current, csrf):
         return _refused(request)
     try:
-        person = check_name(name)
+        name = check_name(name)
+        cookie = _sign_in(sessions, name, token)
     except HealerError as exc:
-        return _page(request, "login.html", {"next": target, "error": exc.message}, status_code=400)
-    if sessions.required and not sessions.check_token(token):
-        return _page(request, "login.html", {"next": target, "error": "That is not the API token."}, status_code=401)
-    _, cookie = sessions.new(person, signed_in=True)
+        return _page(request, "login.html", {"next": target, "error": exc.message}, status_code=exc.status_code)
     response = RedirectResponse(target, status_code=303)
     _set_session(response, request, cookie)
     return response
+
+
+def _sign_in(sessions: Sessions, name: str, secret: str) -> str:
+    """A new session's cookie for ``name`` proven by ``secret``; raises SignInRefused saying why not."""
+    person = sessions.people.sign_in(name, secret)
+    if person is not None:
+        return sessions.sign_in(person.login, person=person)
+    known = sessions.people.login_of(name)
+    if secret and sessions.check_token(secret):
+        if known is not None:
+            raise SignInRefused(f"{known} is a configured person: sign in with your own password or token")
+        return sessions.sign_in(name, verified_by=SHARED_TOKEN)
+    if secret:
+        raise SignInRefused(f"That is not the API token, nor a password or token of a person named {name}.")
+    if sessions.required:
+        raise SignInRefused("Enter your password or token (or the API token).")
+    if known is not None:
+        raise SignInRefused(f"{known} is a configured person: sign in with your own password or token")
+    return sessions.sign_in(name)
 
 
 def _pre_session(request: Request) -> Session | None:
@@ -305,9 +337,11 @@ def _pre_session(request: Request) -> Session | None:
 @router.post("/logout")
 def logout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     sessions = _sessions(request)
-    session = sessions.read(request.cookies.get(COOKIE))
+    session = _read(request)
     if not sessions.check_csrf(session, csrf):
         return _refused(request)
+    assert session is not None
+    sessions.sign_out(session)  # the stored session ends: a copy of the cookie opens nothing now
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response

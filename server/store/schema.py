@@ -140,6 +140,13 @@ idempotency_keys = Table(
 
 
 # Tables owned by other modules register on the same metadata when imported here.
-from server.store import alerts_schema, prs_schema, reviews_schema, runs_schema, triage_schema  # noqa: E402
+from server.store import (  # noqa: E402
+    alerts_schema,
+    prs_schema,
+    reviews_schema,
+    runs_schema,
+    sessions_schema,
+    triage_schema,
+)
 
-OWNED_TABLES = (prs_schema, triage_schema, alerts_schema, reviews_schema, runs_schema)
+OWNED_TABLES = (prs_schema, triage_schema, alerts_schema, reviews_schema, sessions_schema, runs_schema)

@@ -159,7 +159,7 @@ def can_approve(user: str, requester: str, policy: ApprovalPolicy, *, user_group
     name = user.strip()
     if not name:
         return Permission(allowed=False, reason="no user named")
-    if name.casefold() == requester.strip().casefold():
+    if name.casefold() in (requester.strip().casefold(), _requester_name(requester)):
         return Permission(allowed=False, reason=f"{name} requested this change and cannot approve it")
     if name in policy.users:
         return Permission(allowed=True, reason=f"{name} is a named approver")
@@ -170,6 +170,12 @@ def can_approve(user: str, requester: str, policy: ApprovalPolicy, *, user_group
     if not policy.users and not policy.groups:
         return Permission(allowed=False, reason="no approvers are configured ([routing.approval] users or groups)")
     return Permission(allowed=False, reason=f"{name} is not an approver")
+
+
+def _requester_name(requester: str) -> str:
+    """``agent:ana`` and ``human:ana`` were asked for under the name ana: ana may not approve them."""
+    kind, _, name = requester.strip().partition(":")
+    return name.casefold() if kind in ("agent", "human") and name else requester.strip().casefold()
 
 
 class Answer(StrEnum):
@@ -208,7 +214,7 @@ def decide(
     request. An approval after expiry, or of a fix that changed since the request, does not count.
     """
     permission = can_approve(user, requester, policy, user_groups=user_groups)
-    is_requester = user.strip().casefold() == requester.strip().casefold()
+    is_requester = user.strip().casefold() in (requester.strip().casefold(), _requester_name(requester))
     if answer is Answer.deny:
         if permission or is_requester:
             return ApprovalResult(outcome=Outcome.denied, reason=f"denied by {user}")
