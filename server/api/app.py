@@ -27,6 +27,7 @@ from server.api import (
 from server.api.guards import BearerToken, BodyLimit, RunTokenFence
 from server.api.state import AppState
 from server.dashboard import pages
+from server.dashboard import runs as dashboard_runs
 from server.dashboard.session import Sessions, is_page
 from server.people import load_people
 
@@ -44,6 +45,7 @@ ROUTERS = [
     events.router,
     metrics.router,
     pages.router,
+    dashboard_runs.router,
 ]
 
 

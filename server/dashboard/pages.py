@@ -226,10 +226,17 @@ def incident_page(request: Request, incident_id: Annotated[str, PathParam(max_le
             "labels": LABELS,
             "hints": HINTS,
             "reason_labels": REASON_LABELS,
+            "agent_runs": agent_runs_panel(_state(request), view.incident.id),
             # The feed starts after what the page shows, so its own changes are not news to it.
             "last_event_id": view.last_event_id,
         },
     )
+
+
+def agent_runs_panel(state: AppState, incident_id: str) -> Any:
+    from server.dashboard.runs import panel  # the agent runs section lives in its own module
+
+    return panel(state, incident_id)
 
 
 @router.post("/ui/incidents/{incident_id}/actions")
