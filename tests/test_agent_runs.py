@@ -123,7 +123,9 @@ def test_misbehaving_agents_are_bounded_and_recorded(tmp_path: Path) -> None:
         transcript = ended["env"]["transcript"]
         line = next(json.loads(x) for x in transcript.splitlines() if '"environment"' in x)
         env = line["env"]
-        assert set(env) <= {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "STANDIN_MODEL_KEY"}
+        listed = {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "STANDIN_MODEL_KEY"}
+        assert set(env) <= listed | {"HEALER_RUN_TOKEN", "HEALER_MCP_URL"}
+        assert env["HEALER_RUN_TOKEN"].startswith("[REDACTED") and env["HEALER_MCP_URL"].endswith("/mcp")
         assert "healer-run-" in env["HOME"]
         assert API_TOKEN not in transcript and model_key not in transcript
         assert env["STANDIN_MODEL_KEY"].startswith("[REDACTED")

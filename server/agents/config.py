@@ -30,10 +30,10 @@ from server.errors import ConfigError
 from server.models import Category
 
 #: What a command may say; each is filled in per run.
-PLACEHOLDERS = frozenset({"prompt", "prompt_file", "mcp_config", "incident_id", "workdir"})
+PLACEHOLDERS = frozenset({"prompt", "prompt_file", "mcp_config", "mcp_url", "incident_id", "workdir"})
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
 #: Variables the runner sets itself; an agent's `env` may not replace them.
-_RESERVED_ENV = frozenset({"PATH", "HOME"})
+_RESERVED_ENV = frozenset({"PATH", "HOME", "HEALER_RUN_TOKEN", "HEALER_MCP_URL"})
 
 SandboxMode = Literal["required", "auto", "off"]
 
@@ -75,7 +75,10 @@ class AgentConfig(BaseModel):
             if not re.match(_ENV_NAME, name):
                 raise ValueError(f"{name!r} is not an environment variable name")
             if name in _RESERVED_ENV:
-                raise ValueError(f"{name} is set by the runner (PATH as the server's, HOME the run's scratch folder)")
+                raise ValueError(
+                    f"{name} is set by the runner (PATH as the server's, HOME the run's scratch folder, "
+                    "HEALER_RUN_TOKEN and HEALER_MCP_URL for the run)"
+                )
         return value
 
     @property

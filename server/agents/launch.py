@@ -1,7 +1,9 @@
 """The agent's argv and environment: a scrubbed environment, and the sandbox around the command.
 
 No server secret reaches an agent: its environment is built from nothing, with only ``PATH``,
-``HOME`` (the run's scratch folder), the locale and the variables its ``env`` table lists.
+``HOME`` (the run's scratch folder), the locale, the run's own ``HEALER_RUN_TOKEN`` and
+``HEALER_MCP_URL`` (for CLIs that take a bearer token from a variable, and for the stdio relay),
+and the variables its ``env`` table lists.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ class HostView:
         )
 
 
-def agent_env(agent: AgentConfig, host: HostView, *, home: Path) -> dict[str, str]:
-    env = {"PATH": host.path, "HOME": str(home), **dict(host.locale)}
+def agent_env(agent: AgentConfig, host: HostView, *, home: Path, token: str, url: str) -> dict[str, str]:
+    env = {"PATH": host.path, "HOME": str(home), **dict(host.locale), "HEALER_RUN_TOKEN": token, "HEALER_MCP_URL": url}
     env.update({name: value.get_secret_value() for name, value in agent.env.items()})
     return env
 

@@ -68,6 +68,7 @@ def prepare(agent: AgentConfig, *, scratch: Path, incident_id: str, prompt: str,
         "prompt": prompt,
         "prompt_file": str(prompt_file),
         "mcp_config": str(config_file),
+        "mcp_url": url,
         "incident_id": incident_id,
         "workdir": str(workdir),
     }

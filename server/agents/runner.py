@@ -98,7 +98,7 @@ class Runner:
             token=started.token,
         )
         argv = sandboxed(prepared.argv, writable=(scratch,), hidden=self.settings.host.hidden, mode=agent.sandbox)
-        env = agent_env(agent, self.settings.host, home=scratch)
+        env = agent_env(agent, self.settings.host, home=scratch, token=started.token, url=self.settings.mcp_url)
         # The agent's own keys (its model API's) are secrets too: never kept in its transcript.
         keys = [value.get_secret_value() for value in agent.env.values()]
         secrets = (started.token, *self.settings.server_secrets, *keys)

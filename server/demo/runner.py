@@ -17,7 +17,8 @@ from pathlib import Path
 
 import httpx
 
-from server.demo.agent import Attempt, follow_up, run_agent
+from server.demo.agent import AGENT_NAME, Attempt, follow_up, run_agent
+from server.demo.dispatched import DispatchedRun, agent_config, dispatch_one
 from server.demo.scenarios import REVIEW_FILE, REVIEW_LINE, REVIEW_REQUEST, REVIEW_SCENARIO
 
 DEMO_REPO = Path(__file__).resolve().parents[2] / "demo_repo"
@@ -82,7 +83,7 @@ def prepare(root: Path) -> tuple[Path, Path, Path]:
         "\n"
         "# The demo's quiet window after a merge is seconds so it can finish; the default is 30 minutes.\n"
         "[verification]\n"
-        "quiet_minutes = 0.05\n"
+        "quiet_minutes = 0.05\n" + agent_config()
     )
     return source, forge, home
 
@@ -190,11 +191,16 @@ def run(keep: bool) -> int:
             say(f"   {iid} {item['severity']:<8} -> {item['status']:<10} {item['title']}")
         say("4. the scripted demo agent connects over MCP (stdio) and works the queue:")
         attempts = asyncio.run(run_agent(HEALER, env, lambda line: say("   " + line)))
-        summary = _summary(url, triaged, attempts)
+        say("   then devops-healer starts an agent CLI itself (no MCP client of the demo's own):")
+        dispatched = dispatch_one(url, lambda line: say("   " + line))
+        triaged[dispatched.incident_id] = httpx.get(f"{url}/incidents/{dispatched.incident_id}", timeout=5).json()
+        summary = _summary(url, triaged, attempts, dispatched)
         say()
         say("5. result")
         say(table(summary))
         failures = _check(triaged, attempts)
+        if dispatched.status != "fixed" or dispatched.pr_number is None:
+            failures.append(f"run {dispatched.run_id} ended {dispatched.status}, not fixed")
         say()
         for line in look_further(home, url, attempts, keep):
             say(line)
@@ -333,11 +339,20 @@ def review_round(url: str, env: dict[str, str], attempt: Attempt) -> list[str]:
     return failures
 
 
-def _summary(url: str, triaged: dict[str, dict[str, object]], attempts: list[Attempt]) -> list[list[str]]:
-    rows = [["incident", "severity", "status", "branch", "PR", "tests before -> after", "verdict", "seconds"]]
+def _summary(
+    url: str, triaged: dict[str, dict[str, object]], attempts: list[Attempt], dispatched: DispatchedRun
+) -> list[list[str]]:
+    rows = [["incident", "severity", "status", "branch", "PR", "tests before -> after", "verdict", "seconds", "by"]]
     by_id = {a.incident_id: a for a in attempts}
     for iid in sorted(triaged):
         now = httpx.get(f"{url}/incidents/{iid}", timeout=5).json()
+        if iid == dispatched.incident_id:
+            pr = now.get("pull_request") or {}
+            number = f"#{dispatched.pr_number}" if dispatched.pr_number else "-"
+            by = f"run {dispatched.run_id} ({dispatched.agent})"
+            cells = [str(now["severity"]), str(now["status"]), str(pr.get("branch") or "-"), number, "-", "-"]
+            rows.append([iid, *cells, f"{dispatched.seconds:.1f}", by])
+            continue
         attempt = by_id.get(iid)
         rows.append(
             [
@@ -349,6 +364,7 @@ def _summary(url: str, triaged: dict[str, dict[str, object]], attempts: list[Att
                 (attempt.tests or "-") if attempt else "-",
                 (attempt.verdict or "-") if attempt else "-",
                 f"{attempt.seconds:.1f}" if attempt else "-",
+                AGENT_NAME if attempt else "-",
             ]
         )
     return rows
