@@ -20,6 +20,10 @@ ORIGINAL_END = "<!-- healer:original:end -->"
 ROUNDS_START = "<!-- healer:rounds:start -->"
 ROUNDS_END = "<!-- healer:rounds:end -->"
 ROUND_PREFIX = "<!-- healer:round="
+#: GitHub refuses a body over 65,536 characters; the bot's part stays under this, leaving room for others'.
+SECTION_BUDGET = 56_000
+_OUTPUT = re.compile(r"<details><summary>Test output .*?</details>", re.DOTALL)
+TRIMMED = "<sub>Test output trimmed to keep the description within GitHub's size limit.</sub>"
 _MENTION = re.compile(r"@(?=[A-Za-z0-9-])")
 _COMMAND = re.compile(r"^(\s*)/", re.MULTILINE)
 
@@ -191,7 +195,17 @@ def bot_section(
         f"<sub>Opened by devops-healer for {request.incident_id} (trace {neutralize(request.trace_id)}). "
         "It never approves or merges its own pull requests.</sub>",
     ]
-    return "\n".join(parts)
+    return fit("\n".join(parts))
+
+
+def fit(section: str, budget: int = SECTION_BUDGET) -> str:
+    """The section within ``budget`` characters: test outputs go first, oldest first, then the tail."""
+    while len(section) > budget:
+        found = _OUTPUT.search(section)
+        if found is None:
+            return section[: budget - 40] + "\n\n(description cut at GitHub's size limit)"
+        section = section[: found.start()] + TRIMMED + section[found.end() :]
+    return section
 
 
 def body(section: str, incident_id: str, previous: str | None = None) -> str:

@@ -285,3 +285,33 @@ def test_healer_pr_merge_says_why_it_refuses(store: Store, tmp_path: Path, db_ur
     forced = _healer(env, "pr", "merge", str(number), "--as", "ana", "--force")
     assert forced.returncode == 0, forced.stderr
     assert f"merged #{number}" in forced.stdout
+
+
+def test_rounds_with_long_test_output_stay_within_githubs_body_limit() -> None:
+    """Each round adds its own test output; the oldest outputs give way before GitHub would refuse the body."""
+    from fixer import pr_text
+    from fixer.models import Edit, FixRequest, TestRun, Verification
+
+    def run(text: str) -> TestRun:
+        return TestRun(command="pytest -q", exit_code=0, duration_seconds=1.0, output=text)
+
+    request = FixRequest(
+        incident_id="INC-20261122-0001",
+        service="calc",
+        severity="high",
+        title="add is wrong",
+        summary="add adds",
+        explanation="add subtracted its arguments",
+        trace_id="t-1",
+        change=Change(edits=[Edit(path="app/calc.py", old="a - b", new="a + b")]),
+    )
+    result = Verification(before=run("x" * 30_000), after=run("y" * 30_000), verdict="green")
+    body = pr_text.body(pr_text.bot_section(request, result, [("app/calc.py", 1, 1)]), request.incident_id)
+    for n in range(3):
+        follow = request.model_copy(update={"summary": f"round {n}", "addresses": [f"finding {n}"]})
+        section = pr_text.bot_section(follow, result, [("app/calc.py", 1, 1)], previous=body, commit=f"{n}" * 40)
+        body = pr_text.body(section, request.incident_id, body)
+        assert len(body) < 60_000
+    assert body.count("### Round ") == 3 and "## Root cause" in body
+    assert pr_text.TRIMMED in body
+    assert body.rstrip().endswith("-->")  # the hidden incident marker is still there
