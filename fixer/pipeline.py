@@ -13,11 +13,14 @@ from pathlib import Path
 from fixer import change, gitcmd, policy, pr_text
 from fixer.errors import BranchTakenOver, OpenPullRequestCapReached, VerificationRefused
 from fixer.forge import Forge, PullRequest, PullRequestDraft
-from fixer.models import FixRequest, FixResult, PullRequestInfo, RepoSpec, TestRun
+from fixer.models import FixRequest, FixResult, PullRequestInfo, RepoSpec, TestRun, Verification
 from fixer.verify import Runner, SubprocessRunner, verification
 from fixer.workspace import Workspace, branch_for
 
 Progress = Callable[[str, float], None]
+#: Told the commit about to be pushed, before the push: the forge's webhook for it may arrive before
+#: ``submit`` returns, and must be recognised as the bot's own push.
+BeforePush = Callable[[str], None]
 
 
 def _no_progress(step: str, fraction: float) -> None:
@@ -43,6 +46,7 @@ class Fixer:
         progress: Progress | None = None,
         *,
         open_pull_request: bool = True,
+        before_push: BeforePush | None = None,
     ) -> FixResult:
         report = progress or _no_progress
         steps: list[tuple[str, float]] = []
@@ -117,6 +121,8 @@ class Fixer:
                 )
                 commit = gitcmd.head_commit(tree)
                 step("push", 0.85)
+                if before_push is not None:
+                    before_push(commit)
                 # --force-with-lease: overwrite the bot branch only if it is where we last saw it
                 # (or still absent); a commit pushed meanwhile by anyone makes the push fail.
                 lease = base.head if base.branch_exists else ""
@@ -149,10 +155,7 @@ class Fixer:
                     finished_at=datetime.now(UTC),
                 )
             step("pull-request", 0.95)
-            section = pr_text.bot_section(request, result, files)
-            pull = self._open_or_update(
-                forge, request, spec, branch, section, draft=not result.verified, existing=existing
-            )
+            pull = self._open_or_update(forge, request, spec, branch, result, files, commit, existing=existing)
             step("done", 1.0)
             return FixResult(
                 incident_id=request.incident_id,
@@ -202,21 +205,31 @@ class Fixer:
         request: FixRequest,
         spec: RepoSpec,
         branch: str,
-        section: str,
+        result: Verification,
+        files: list[tuple[str, int, int]],
+        commit: str,
         *,
-        draft: bool,
         existing: PullRequest | None,
     ) -> PullRequest:
+        """Open the pull request, or add this change to the open one as a review round.
+
+        A round keeps the title and the first fix's account a reviewer has read; the round itself is
+        added below them, so the description always covers the whole diff."""
         found = existing or forge.find_open(request.incident_id, branch)
-        title = pr_text.title(request)
+        draft = not result.verified
         if found is not None:
+            section = pr_text.bot_section(request, result, files, previous=found.body, commit=commit)
             return forge.update(
-                found.number, title=title, body=pr_text.body(section, request.incident_id, found.body), draft=draft
+                found.number,
+                title=found.title or pr_text.title(request),
+                body=pr_text.body(section, request.incident_id, found.body),
+                draft=draft,
             )
+        section = pr_text.bot_section(request, result, files)
         labels = ["healer", f"severity:{request.severity}"]
         return forge.create(
             PullRequestDraft(
-                title=title,
+                title=pr_text.title(request),
                 body=pr_text.body(section, request.incident_id),
                 head=branch,
                 base=spec.default_branch,

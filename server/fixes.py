@@ -26,6 +26,7 @@ from server.errors import ClaimConflict, InvalidInput
 from server.fix_models import FixOutcome, FixSubmission
 from server.logs import bind_incident
 from server.models import Incident, Status
+from server.reviews import PUSHING
 from server.settings import Settings
 from server.store import Store, queries, writes
 from server.store.prs import StorePullRequests
@@ -267,7 +268,14 @@ class FixService:
             # Inside the try: a forge that cannot be set up (a GitHub App without its key, say) is a failed
             # attempt like any other, never an incident left in `fixing` until its lease runs out.
             forge = self.forges(repo)
-            result = self.fixer.submit(spec, request, forge, progress, open_pull_request=open_pr)
+            result = self.fixer.submit(
+                spec,
+                request,
+                forge,
+                progress,
+                open_pull_request=open_pr,
+                before_push=lambda commit: self._pushing(incident_id, agent, commit),
+            )
         except ChangeRefused as exc:
             self._back_to_agent(incident_id, agent, exc, counts=False)
             raise
@@ -295,6 +303,21 @@ class FixService:
                 f"Follow-up commit {result.commit[:12]} by {agent} addresses:\n{listed}",
             )
         return self._opened(incident_id, agent, result, submission)
+
+    def _pushing(self, incident_id: str, agent: str, commit: str) -> None:
+        """Record the commit about to be pushed, so the forge's webhook for it reads as the bot's own push
+        even when it arrives before the pull request is updated (see ``reviews`` on ``pr_pushed``)."""
+        with self.store.write() as connection:
+            row = queries.incident_row(connection, incident_id)
+            writes.record_event(
+                connection,
+                row.pk,
+                now=self.store.clock.now(),
+                actor=f"agent:{agent}",
+                event=PUSHING,
+                detail={"commit": commit},
+                trace_id=row.trace_id,
+            )
 
     def _patch_only(self, incident_id: str, agent: str, result: FixResult) -> FixOutcome:
         """Automation `patch`: the branch is pushed, a person opens the pull request."""
