@@ -144,6 +144,10 @@ class Forbidden(HealerError):
     status_code = 403
 
 
+class DestinationRefused(Forbidden):
+    """An outgoing notification would reach loopback, link-local or cloud-metadata addresses."""
+
+
 class StoreUnavailable(HealerError):
     status_code = 503
 
