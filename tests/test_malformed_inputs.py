@@ -1,6 +1,6 @@
 """Small malformed inputs answer 4xx in the error shape, never 500, and the sender's connection survives.
 
-Over a real ``healer serve`` (uvicorn): one keep-alive client sends each bad request, then a good
+Over a real uvicorn server: one keep-alive client sends each bad request, then a good
 one, and both must travel on the same TCP connection.
 """
 
@@ -11,12 +11,20 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
-from .conftest import FIXTURES, ServerProcess, healer_env, start_server
+from server.commands.serve import build_app
+from server.config import load_config
+from server.settings import Settings
+from server.store import Store
+
+from .conftest import FIXTURES
+from .uvicorn_thread import serving
 
 SECRET = "a-webhook-secret-of-some-length"
 BIG = str(2**70)
@@ -24,25 +32,21 @@ DEEP = b"[" * 5000 + b"]" * 5000
 DEEP_OBJECT = b'{"a":' * 300 + b"1" + b"}" * 300
 SURROGATE = b'{"title": "\\ud800", "service": "payments", "error": "x"}'
 JSON = {"content-type": "application/json"}
+LENIENT = {"x-test-lenient": "1"}  # a 2xx is a fine answer too; only the class 5xx is wrong
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    from .conftest import PAYMENTS_FILES, make_repo, write_config
-
-    tmp = tmp_path_factory.mktemp("malformed")
-    home = tmp / "home"
-    home.mkdir()
-    config = write_config(home, {"payments": make_repo(tmp / "payments", PAYMENTS_FILES)})
-    config.write_text(config.read_text() + '\n[sources.am]\ntype = "alertmanager"\n')
-    running = start_server(healer_env(home, HEALER_GITHUB_WEBHOOK_SECRET=SECRET), tmp / "server.log")
-    with httpx.Client(base_url=running.url, timeout=10) as client:
+@pytest.fixture
+def server(healer_home: Path, store: Store) -> Iterator[str]:
+    config_file = healer_home / "healer.toml"
+    config_file.write_text(config_file.read_text() + '\n[sources.am]\ntype = "alertmanager"\n')
+    settings = Settings(home=healer_home, github_webhook_secret=SecretStr(SECRET))
+    app = build_app(settings, load_config(config_file), store, run_triage=False)
+    with serving(app) as url, httpx.Client(base_url=url, timeout=10) as client:
         for n in range(3):
             assert client.post("/incidents", json={"service": "payments", "error": f"boom {n}"}).status_code == 202
         alerts = (FIXTURES / "alerts" / "alertmanager" / "prom_post_request.json").read_bytes()
         assert client.post("/alerts/am", content=alerts, headers=JSON).status_code == 202
-    yield running
-    running.stop()
+        yield url
 
 
 def poisoned(cursor: str, replace: Any) -> str:
@@ -56,8 +60,8 @@ def _big_int(value: Any) -> Any:
     return 2**70 if isinstance(value, int) else value
 
 
-def _surrogate(value: Any) -> Any:
-    return "\ud800" if isinstance(value, str) else value
+def _surrogate(_value: Any) -> Any:
+    return "\ud800"
 
 
 def signed(body: bytes) -> dict[str, str]:
@@ -73,7 +77,7 @@ def signed(body: bytes) -> dict[str, str]:
 def _requests(client: httpx.Client) -> list[tuple[str, str, bytes | None, dict[str, str]]]:
     first = client.get("/incidents", params={"limit": 1}).json()
     iid, cursor = first["items"][0]["id"], first["next_cursor"]
-    with_alerts = client.get("/incidents", params={"service": "payments", "limit": 200}).json()["items"]
+    with_alerts = client.get("/incidents", params={"limit": 200}).json()["items"]
     alerted = next(i["id"] for i in with_alerts if client.get(f"/incidents/{i['id']}/alerts").json()["items"])
     return [
         ("GET", f"/incidents/{iid}/timeline?after={BIG}", None, {}),
@@ -83,9 +87,10 @@ def _requests(client: httpx.Client) -> list[tuple[str, str, bytes | None, dict[s
         ("GET", f"/incidents?cursor={poisoned(cursor, _big_int)}", None, {}),
         ("GET", f"/incidents?cursor={poisoned(cursor, _surrogate)}", None, {}),
         ("GET", f"/incidents/{alerted}/alerts?limit={BIG}", None, {}),
-        ("GET", f"/?limit={BIG}", None, {}),
-        ("GET", f"/?after={poisoned(cursor, _big_int)}", None, {}),
-        ("GET", f"/?after={poisoned(cursor, _surrogate)}", None, {}),
+        # The dashboard's pages are lenient (a page size it does not offer shows 50 rows); never a 500.
+        ("GET", f"/?limit={BIG}", None, LENIENT),
+        ("GET", f"/?after={poisoned(cursor, _big_int)}", None, LENIENT),
+        ("GET", f"/?after={poisoned(cursor, _surrogate)}", None, LENIENT),
         ("POST", "/incidents", DEEP, JSON),
         ("POST", "/incidents", DEEP_OBJECT, JSON),
         ("POST", "/incidents", SURROGATE, JSON),
@@ -100,25 +105,36 @@ def _requests(client: httpx.Client) -> list[tuple[str, str, bytes | None, dict[s
         ("POST", "/alerts/am", DEEP, JSON),
         ("POST", "/alerts/am", DEEP_OBJECT, JSON),
         ("POST", "/alerts/am", b'{"alerts": [{"status": "firing", "labels": {"alertname": "\\udfff"}}]}', JSON),
-        ("POST", "/alerts/am", b'{"alerts": [{"status": "firing", "labels": {"n": ' + BIG.encode() + b"}}]}", JSON),
+        # Label values are text: a huge number is kept as its digits.
+        (
+            "POST",
+            "/alerts/am",
+            b'{"alerts": [{"status": "firing", "labels": {"n": ' + BIG.encode() + b"}}]}",
+            LENIENT | JSON,
+        ),
         ("POST", "/github/webhook", DEEP, signed(DEEP)),
         ("POST", "/github/webhook", SURROGATE, signed(SURROGATE)),
         ("POST", "/mcp", DEEP, {**JSON, "accept": "application/json, text/event-stream"}),
     ]
 
 
-def test_each_malformed_input_is_a_4xx_and_the_connection_survives(server: ServerProcess) -> None:
+def test_each_malformed_input_is_a_4xx_and_the_connection_survives(
+    server: str, caplog: pytest.LogCaptureFixture
+) -> None:
     failures = []
-    with httpx.Client(base_url=server.url, timeout=10) as client:
+    with httpx.Client(base_url=server, timeout=10) as client:
         for method, path, body, headers in _requests(client):
             bad = client.request(method, path, content=body, headers=headers)
             before = bad.extensions["network_stream"].get_extra_info("client_addr")
             good = client.get("/health")
             after = good.extensions["network_stream"].get_extra_info("client_addr")
-            shape = bad.headers.get("content-type", "").startswith("application/json") and "error" in bad.json()
-            if not (400 <= bad.status_code < 500 and shape and good.status_code == 200 and before == after):
+            if "x-test-lenient" in headers:
+                answered = bad.status_code < 500
+            else:
+                shape = bad.headers.get("content-type", "").startswith("application/json") and "error" in bad.json()
+                answered = 400 <= bad.status_code < 500 and shape
+            if not (answered and good.status_code == 200 and before == after):
                 failures.append(f"{method} {path[:60]} -> {bad.status_code} {bad.text[:120]!r} (same connection: "
                                 f"{before == after})")  # fmt: skip
     assert not failures, "\n".join(failures)
-    log = server.log.read_text()
-    assert "Traceback" not in log and "Exception in ASGI" not in log, log[-3000:]
+    assert not [r for r in caplog.records if r.exc_info], "a request raised inside the server"
