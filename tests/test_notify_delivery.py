@@ -77,7 +77,11 @@ def test_a_failing_receiver_gets_the_same_message_until_it_answers(store: Store,
     secret = generate_secret()
     with receiver(answers=[500, 500]) as hook:
         config = parse_config(
-            {"notify": {"channels": {"audit": {"type": "webhook", "url": hook.url, "secret": secret}}}}
+            {
+                "notify": {
+                    "channels": {"audit": {"type": "webhook", "url": hook.url, "secret": secret, "allow_private": True}}
+                }
+            }
         )
         sender = Sender(store, load_notify(config, {}))
         sender.rng.seed(3)
@@ -93,7 +97,18 @@ def test_a_failing_receiver_gets_the_same_message_until_it_answers(store: Store,
 def test_nothing_is_sent_for_a_rolled_back_transition(store: Store) -> None:
     with receiver() as hook:
         config = parse_config(
-            {"notify": {"channels": {"audit": {"type": "webhook", "url": hook.url, "secret": generate_secret()}}}}
+            {
+                "notify": {
+                    "channels": {
+                        "audit": {
+                            "type": "webhook",
+                            "url": hook.url,
+                            "secret": generate_secret(),
+                            "allow_private": True,
+                        }
+                    }
+                }
+            }
         )
         sender = Sender(store, load_notify(config, {}))
         iid = store.ingest(normalize(IncidentIn(service="x", error="e", severity="high"), HealerConfig())).id
