@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO")
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Extra Host header values the HTTP MCP endpoint accepts (DNS rebinding guard).",
+        description="Extra Host header values every route accepts (DNS rebinding guard), /mcp included.",
     )
     github_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("HEALER_GITHUB_TOKEN", "GITHUB_TOKEN")

@@ -31,7 +31,7 @@ def test_http_mcp_shares_the_store_and_the_token(healer_home: Path, tmp_path: Pa
         wait_until_triaged(server.url, created.json()["id"], headers=auth)
         assert httpx.post(f"{server.url}/mcp", json=INIT, headers=HEADERS).status_code == 401
         rebinding = httpx.post(f"{server.url}/mcp", json=INIT, headers={**HEADERS, **auth, "Host": "evil.example:80"})
-        assert rebinding.status_code == 421 or rebinding.status_code == 403
+        assert rebinding.status_code == 421  # a foreign Host: Misdirected Request, as the MCP SDK answers it
         foreign_origin = httpx.post(
             f"{server.url}/mcp", json=INIT, headers={**HEADERS, **auth, "Origin": "http://evil.example"}
         )

@@ -35,18 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def allowed_hosts(host: str, port: int, settings: Settings) -> tuple[list[str], list[str]]:
-    """Host and Origin values the MCP endpoint accepts: loopback names, the bind address, configured names."""
-    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
-    if host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::"):  # noqa: S104 - comparing, not binding
-        hosts.append(f"{host}:*")
-    for name in settings.allowed_hosts:
-        # A name without a port is what a reverse proxy on 80/443 sends; with ":*" any port is allowed too.
-        hosts += [name] if ":" in name else [name, f"{name}:*"]
-    origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
-    return hosts, origins
-
-
 def build_app(
     settings: Settings,
     config: HealerConfig,
@@ -82,12 +70,10 @@ def build_app(
         if run_triage and settings.review_worker
         else None
     )
-    hosts, origins = allowed_hosts(host, port, settings)
+    # Host and Origin on /mcp are checked by the app's BrowserGuard, in front of every route alike.
     mcp_app = mcp.streamable_http_app(
         streamable_http_path="/mcp",
-        transport_security=TransportSecuritySettings(
-            enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
-        ),
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         host=host,
         max_request_body_size=settings.max_body_bytes,
     )
@@ -114,6 +100,7 @@ def build_app(
             reviews=reviews,
         ),
         extra_lifespans=jobs,
+        host=host,
     )
     app.router.routes.extend(mcp_app.routes)
     return app

@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from server.models import Severity
+from server.notify.destinations import ALLOW_HINT, literal_problem
 from server.notify.events import EventKind, NotificationEvent
 
 USER_AGENT = "devops-healer"
@@ -42,6 +43,9 @@ class ChannelConfig(BaseModel):
     rate_per_minute: float = Field(default=20.0, gt=0, description="Token bucket refill rate.")
     burst: int = Field(default=5, ge=1, description="Token bucket size.")
     fold_seconds: int = Field(default=300, ge=0, description="Repeats of one (incident, kind) within this fold.")
+    allow_private: bool = Field(
+        default=False, description="Allow loopback, link-local and fd00::/8 destinations (refused by default)."
+    )
 
     @field_validator("url")
     @classmethod
@@ -52,6 +56,14 @@ class ChannelConfig(BaseModel):
         if not raw.startswith(("https://", "http://")):
             raise ValueError("expected an http(s) URL or env:NAME")
         return value
+
+    @model_validator(mode="after")
+    def _public_destination(self) -> ChannelConfig:
+        if not self.allow_private:
+            problem = literal_problem(self.url.get_secret_value())
+            if problem:
+                raise ValueError(f"url: {problem}; {ALLOW_HINT}")
+        return self
 
 
 class Channel(Protocol):
