@@ -47,7 +47,9 @@ class World:
         self.tmp = tmp_path
 
     def client(self) -> TestClient:
-        return TestClient(build_app(self.settings, self.config, self.store, run_triage=False))
+        return TestClient(
+            build_app(self.settings, self.config, self.store, run_triage=False), base_url="http://127.0.0.1"
+        )
 
     def fixed(self, error: str) -> tuple[str, int]:
         from server.intake import normalize

@@ -211,7 +211,9 @@ def test_the_webhook_for_the_bots_own_push_arriving_first_is_not_a_takeover(stor
         return WebhookFirst(inner) if holder.get("race") else inner  # type: ignore[return-value]
 
     rounds = Rounds(store, tmp_path, forges=forges)
-    with TestClient(build_app(rounds.settings, rounds.config, store, run_triage=False)) as client:
+    with TestClient(
+        build_app(rounds.settings, rounds.config, store, run_triage=False), base_url="http://127.0.0.1"
+    ) as client:
         iid, number = rounds.first_round()
         holder.update(rounds=rounds, iid=iid, client=client, race=True)
         rounds.follow_up(iid)
