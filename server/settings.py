@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from server.credentials import Secret
+
 
 def default_home() -> Path:
     return Path("~/.local/share/devops-healer").expanduser()
@@ -22,7 +24,7 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default: a SQLite file healer.db under home."
     )
     config: Path | None = Field(default=None, description="The healer.toml file; default: healer.toml under home.")
-    api_token: SecretStr | None = Field(default=None, description="Bearer token for the REST and HTTP MCP faces.")
+    api_token: Secret | None = Field(default=None, description="Bearer token for the REST and HTTP MCP faces.")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Largest request body accepted.")
     lease_seconds: int = Field(default=900, ge=10, description="How long an agent's claim lasts unless renewed.")
     max_attempts: int = Field(default=3, ge=1, description="Fix attempts before an incident leaves the queue.")
@@ -47,7 +49,7 @@ class Settings(BaseSettings):
     github_seconds_between_writes: float = Field(
         default=1.0, ge=0, description="Pause between GitHub API writes (GitHub asks for at least one second)."
     )
-    github_webhook_secret: SecretStr | None = Field(default=None, description="Secret of the GitHub webhook.")
+    github_webhook_secret: Secret | None = Field(default=None, description="Secret of the GitHub webhook.")
     review_worker: bool = Field(
         default=True,
         description="Apply GitHub deliveries and check merged fixes inside `healer serve`; false when "
