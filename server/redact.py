@@ -98,7 +98,13 @@ _HINTS = (
     "sk_test_",
     "rk_live_",
     "rk_test_",
-    "sk-",
+    # Not plain "sk-": "risk-", "disk-" and "task-" are everywhere in logs. Legacy OpenAI keys carry
+    # "T3BlbkFJ" (base64 of "OpenAI"); one without it is caught where the line also says "api", "token" or "secret".
+    "sk-proj-",
+    "sk-svcacct-",
+    "sk-admin-",
+    "sk-ant-",
+    "t3blbkfj",
     "aiza",
     "npm_",
     "whsec_",
