@@ -1,5 +1,6 @@
 """What goes into the fixer (a repo spec, a change, the incident's facts) and what comes out."""
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -25,6 +26,16 @@ DEFAULT_DENY = [
     ".github/CODEOWNERS",
     "docs/CODEOWNERS",
 ]
+
+
+#: Replaces the secrets in a text. The fixer knows no secrets of its own: the server passes its redactor in,
+#: and the fixer runs every text that can reach a commit, a pull request or a stored result through it.
+Redact = Callable[[str], str]
+
+
+def keep(text: str) -> str:
+    """The redactor of a fixer given none: text as is."""
+    return text
 
 
 class PolicyConfig(BaseModel):
@@ -133,6 +144,22 @@ class FixRequest(BaseModel):
     incident_url: str | None = None
     addresses: list[str] = Field(default_factory=list, description="Review findings this follow-up addresses.")
 
+    def redacted(self, redact: Redact) -> "FixRequest":
+        """The request with its text (the incident's and the agent's words) redacted; the change is kept as sent
+        (the policy refuses one that adds a secret)."""
+        return self.model_copy(
+            update={
+                "service": redact(self.service),
+                "title": redact(self.title),
+                "summary": redact(self.summary),
+                "explanation": redact(self.explanation),
+                "risk": redact(self.risk) if self.risk else self.risk,
+                "trace_id": redact(self.trace_id),
+                "agent": redact(self.agent),
+                "addresses": [redact(item) for item in self.addresses],
+            }
+        )
+
 
 class TestRun(BaseModel):
     __test__ = False  # not a pytest class
@@ -148,6 +175,16 @@ class TestRun(BaseModel):
     @property
     def passed(self) -> bool:
         return self.exit_code == 0 and not self.timed_out
+
+    def redacted(self, redact: Redact) -> "TestRun":
+        """The run with its command, output and parsed test ids redacted (code under test printed them)."""
+        return self.model_copy(
+            update={
+                "command": redact(self.command),
+                "output": redact(self.output),
+                "failed_tests": [redact(test) for test in self.failed_tests],
+            }
+        )
 
 
 Verdict = Literal["green", "improved", "unchanged", "red", "timed_out", "not_run"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from fixer import change, gitcmd, policy, pr_text
 from fixer.errors import BranchTakenOver, OpenPullRequestCapReached, VerificationRefused
 from fixer.forge import Forge, PullRequest, PullRequestDraft
-from fixer.models import FixRequest, FixResult, PullRequestInfo, RepoSpec, TestRun, Verification
+from fixer.models import FixRequest, FixResult, PullRequestInfo, Redact, RepoSpec, TestRun, Verification, keep
 from fixer.verify import Runner, SubprocessRunner, verification
 from fixer.workspace import Workspace, branch_for
 
@@ -34,9 +34,12 @@ def commit_message(request: FixRequest) -> str:
 
 
 class Fixer:
-    def __init__(self, workspace: Workspace, runner: Runner | None = None) -> None:
+    def __init__(self, workspace: Workspace, runner: Runner | None = None, *, redact: Redact = keep) -> None:
+        """``redact``: applied to the request's text and every test run's output before either reaches a
+        commit, the pull request, an error or the result."""
         self.workspace = workspace
         self.runner: Runner = runner or SubprocessRunner()
+        self.redact = redact
 
     def submit(
         self,
@@ -49,6 +52,7 @@ class Fixer:
         before_push: BeforePush | None = None,
     ) -> FixResult:
         report = progress or _no_progress
+        request = request.redacted(self.redact)
         steps: list[tuple[str, float]] = []
         running, since = "sync", time.monotonic()
 
@@ -182,9 +186,10 @@ class Fixer:
 
     def _test(self, spec: RepoSpec, tree: Path) -> TestRun:
         assert spec.test_command is not None
-        return self.runner.run(
+        run = self.runner.run(
             spec.test_command, tree, timeout=spec.test_timeout_seconds, output_cap=spec.test_output_cap_bytes
         )
+        return run.redacted(self.redact)
 
     def _refuse_if_taken_over(
         self, cache: Path, spec: RepoSpec, forge: Forge, existing: PullRequest | None, branch: str, base: str, head: str

@@ -26,6 +26,7 @@ from server.errors import ClaimConflict, InvalidInput
 from server.fix_models import FixOutcome, FixSubmission
 from server.logs import bind_incident
 from server.models import Incident, Status
+from server.redact import redact
 from server.reviews import PUSHING
 from server.settings import Settings
 from server.store import Store, queries, writes
@@ -97,7 +98,7 @@ class FixService:
         self.store = store
         self.config = config
         self.settings = settings
-        self.fixer = fixer or Fixer(Workspace(settings.home / "workspaces"))
+        self.fixer = fixer or Fixer(Workspace(settings.home / "workspaces"), redact=redact)
         self.forges = forges or (lambda repo: forge_for(repo, settings, store))
 
     def _begin(self, incident_id: str, agent: str, lease: timedelta) -> Incident:
@@ -300,7 +301,7 @@ class FixService:
             listed = "\n".join(f"- {item}" for item in submission.addresses)
             forge.comment(
                 result.pull_request.number,
-                f"Follow-up commit {result.commit[:12]} by {agent} addresses:\n{listed}",
+                redact(f"Follow-up commit {result.commit[:12]} by {agent} addresses:\n{listed}"),
             )
         return self._opened(incident_id, agent, result, submission)
 

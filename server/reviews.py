@@ -191,7 +191,7 @@ def after(store: Store, event: ReviewEvent, outcome: str, forge: ForgeActions | 
         if event.external_id:
             forge.acknowledge(event.number, event.external_id)
         if event.command == "explain":
-            forge.comment(event.number, explain(store, event.incident_id))
+            forge.comment(event.number, redact(explain(store, event.incident_id)))
     except FixerError as exc:  # the command was applied; only the answer on the PR is missing
         log.warning("could not answer /healer %s on PR #%s: %s", event.command, event.number, exc.message)
 

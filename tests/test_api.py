@@ -127,10 +127,10 @@ def test_list_filters_and_cursor(client: TestClient, clock: FakeClock) -> None:
 
 
 def test_bearer_token(healer_home: Path, store: Store) -> None:
-    with make_client(healer_home, store, api_token=SecretStr("s3cret-token")) as guarded:
+    with make_client(healer_home, store, api_token=SecretStr("s3cret-token-for-api-tests")) as guarded:
         assert guarded.get("/incidents").status_code == 401
         assert guarded.get("/incidents", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        ok = guarded.get("/incidents", headers={"Authorization": "Bearer s3cret-token"})
+        ok = guarded.get("/incidents", headers={"Authorization": "Bearer s3cret-token-for-api-tests"})
         assert ok.status_code == 200
         assert guarded.get("/health").status_code == 200  # liveness stays open
         denied = guarded.post("/mcp", json={})
@@ -169,9 +169,11 @@ def _validate_answer(spec: dict[str, Any], method: str, path: str, response: Any
 
 
 def test_openapi_documents_the_error_answers(healer_home: Path, store: Store) -> None:
-    with make_client(healer_home, store, api_token=SecretStr("s3cret-token"), max_body_bytes=2000) as guarded:
+    with make_client(
+        healer_home, store, api_token=SecretStr("s3cret-token-for-api-tests"), max_body_bytes=2000
+    ) as guarded:
         spec = guarded.get("/openapi.json").json()
-        auth = {"Authorization": "Bearer s3cret-token"}
+        auth = {"Authorization": "Bearer s3cret-token-for-api-tests"}
         calls = [
             # a body that is not a report: our 422, not FastAPI's {"detail": [...]}
             ("post", "/incidents", guarded.post("/incidents", json={"sevrity": "high"}, headers=auth), 422),

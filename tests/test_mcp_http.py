@@ -22,9 +22,9 @@ HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "app
 
 
 def test_http_mcp_shares_the_store_and_the_token(healer_home: Path, tmp_path: Path) -> None:
-    env = healer_env(healer_home, HEALER_API_TOKEN="tok-123456")
+    env = healer_env(healer_home, HEALER_API_TOKEN="tok-123456-abcdef789")
     server = start_server(env, tmp_path / "server.log")
-    auth = {"Authorization": "Bearer tok-123456"}
+    auth = {"Authorization": "Bearer tok-123456-abcdef789"}
     try:
         created = httpx.post(f"{server.url}/incidents", json={"service": "payments", "error": "boom"}, headers=auth)
         assert created.status_code == 202

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 
 from server.commands.common import load
 
@@ -22,8 +23,8 @@ def run(args: argparse.Namespace) -> int:
         from tools.runtime import Runtime
         from tools.server import build_server
 
-        settings, config = load()
-        runtime = Runtime(settings, config=config)
+        settings, config = load(hold=False)
+        runtime = Runtime(settings, config=config, environ=os.environ)
         server = build_server(runtime, read_only=args.read_only)
     finally:
         gc.freeze()

@@ -57,7 +57,7 @@ def build_app(
     from server.triage.decide import Triage
 
     rules = Triage(config)
-    intake = alert_intake(config, store, host)
+    intake = alert_intake(config, store, host, environ or {})
 
     def intake_load() -> int:
         return max(store.committer.load(), intake.committer.load())
@@ -82,14 +82,21 @@ def build_app(
         jobs.append(lambda: background(triage.run))
     if reviews is not None:
         jobs.append(lambda: background(reviews.run))
+    from server.credentials import secret_values, settings_secrets
+    from server.redact import hold_secrets
+
+    held = settings_secrets(settings) + [value for c in intake.intake.sources.values() for value in secret_values(c)]
     if environ is not None:
         from server.notify.config import load_notify
         from server.notify.sender import Sender
 
         notify = load_notify(config, environ)
+        held += [value for channel in notify.channels.values() for value in secret_values(channel)]
         if notify.channels:
             sender = Sender(store, notify, public_url=settings.public_url)
             jobs.append(lambda: background(sender.run))
+    # Before anything is served: every text the server stores or shows is redacted of its own secrets.
+    hold_secrets(held)
     app = create_app(
         AppState(
             settings=settings,
@@ -106,7 +113,7 @@ def build_app(
     return app
 
 
-def alert_intake(config: HealerConfig, store: Store, host: str) -> AlertIntakeState:
+def alert_intake(config: HealerConfig, store: Store, host: str, environ: Mapping[str, str]) -> AlertIntakeState:
     """The configured monitor sources, and the committer their deliveries share."""
     from server.alerts import store_deliveries, store_one
     from server.api.state import AlertIntakeState
@@ -116,7 +123,7 @@ def alert_intake(config: HealerConfig, store: Store, host: str) -> AlertIntakeSt
     from server.store.writer import GroupCommitter
 
     source = str(config.source_file) if config.source_file else "healer.toml"
-    sources = load_sources(config.model_extra or {}, loopback=is_loopback(host), file=source)
+    sources = load_sources(config.model_extra or {}, loopback=is_loopback(host), file=source, environ=environ)
     return AlertIntakeState(
         intake=AlertIntake(sources, fetch=HttpsFetcher(), clock=store.clock),
         committer=GroupCommitter(
@@ -140,12 +147,14 @@ async def background(job: Callable[[], Coroutine[Any, Any, None]]) -> AsyncItera
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
     from server import logs
     from server.store import Store
 
-    settings, config = load()
+    settings, config = load(hold=False)  # build_app holds the secrets it loads
     token = settings.api_token.get_secret_value() if settings.api_token else ""
     secrets = [settings.api_token, settings.github_token, settings.github_webhook_secret]
     logs.configure(
@@ -161,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     from server.sources import load_sources, unauthenticated_sources
 
     try:
-        sources = load_sources(config.model_extra or {}, loopback=is_loopback(args.host))
+        sources = load_sources(config.model_extra or {}, loopback=is_loopback(args.host), environ=os.environ)
     except HealerError as exc:
         fail(exc.message)
     open_sources = unauthenticated_sources(sources)
@@ -184,8 +193,6 @@ def run(args: argparse.Namespace) -> int:
         )
     except HealerError as exc:
         fail(exc.message)
-    import os
-
     try:
         app = build_app(settings, config, store, host=args.host, port=args.port, environ=os.environ)
     except HealerError as exc:

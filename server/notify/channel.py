@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
@@ -73,15 +72,3 @@ class Channel(Protocol):
     name: str
 
     def render(self, event: NotificationEvent, *, now: datetime) -> OutboundRequest: ...
-
-
-def resolve_secret(value: SecretStr, environ: Mapping[str, str], *, key: str) -> SecretStr:
-    """``env:NAME`` -> the variable's value; anything else as is. A missing variable is a ValueError naming it."""
-    raw = value.get_secret_value()
-    if not raw.startswith("env:"):
-        return value
-    name = raw.removeprefix("env:")
-    found = environ.get(name)
-    if not found:
-        raise ValueError(f"{key} = 'env:{name}' but the environment variable {name} is not set")
-    return SecretStr(found)

@@ -32,6 +32,7 @@ from server.notify.events import EventKind, Links, NotificationEvent, http_link
 from server.notify.registry import build_channel
 from server.notify.routes import channels_for
 from server.notify.storm import RateLimiter, fold_or_send
+from server.redact import redact
 from server.store import Store
 from server.store.triage_schema import outbox, outbox_deliveries
 from server.triage.retry import backoff
@@ -159,14 +160,15 @@ class Sender:
             id=message_id,
             kind=EventKind(payload["kind"]),
             incident_id=incident,
-            title=payload["title"],
-            service=payload["service"],
+            # Redacted as it leaves: what was stored before the server held its secrets is covered too.
+            title=redact(payload["title"]),
+            service=redact(payload["service"]),
             severity=Severity(payload["severity"]),
             status=Status(payload["status"]),
-            source=payload["source"],
+            source=redact(payload["source"]),
             category=Category(payload["category"]) if payload.get("category") else None,
-            summary=payload.get("summary"),
-            detail=payload.get("detail"),
+            summary=redact(payload["summary"]) if payload.get("summary") else None,
+            detail=redact(payload["detail"]) if payload.get("detail") else None,
             occurrences=payload.get("occurrences") or 1,
             folded=folded,
             occurred_at=datetime.fromisoformat(payload["occurred_at"]),
@@ -242,7 +244,12 @@ class Sender:
             connection.execute(
                 update(outbox_deliveries)
                 .where(outbox_deliveries.c.id == ident)
-                .values(state=state, last_error=error, attempts=attempts, delivered_at=delivered_at)
+                .values(
+                    state=state,
+                    last_error=redact(error) if error else None,
+                    attempts=attempts,
+                    delivered_at=delivered_at,
+                )
             )
 
     def _later(self, ident: int, attempts: int, when: datetime, error: str | None, *, count: bool) -> None:
@@ -250,7 +257,7 @@ class Sender:
             connection.execute(
                 update(outbox_deliveries)
                 .where(outbox_deliveries.c.id == ident)
-                .values(next_attempt_at=when, last_error=error, attempts=attempts)
+                .values(next_attempt_at=when, last_error=redact(error) if error else None, attempts=attempts)
             )
 
     def run_once(self) -> int:
