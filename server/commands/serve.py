@@ -159,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
     from server.store import Store
 
     settings, config = load()
+    settings = settings.model_copy(update={"bind_host": args.host})
     token = settings.api_token.get_secret_value() if settings.api_token else ""
     secrets = [settings.api_token, settings.github_token, settings.github_webhook_secret]
     logs.configure(
@@ -204,6 +205,9 @@ def run(args: argparse.Namespace) -> int:
     except HealerError as exc:
         fail(exc.message)
     from server.heap import settle_for_serving
+    from server.sandboxing import log_availability
+
+    log_availability(settings, config)
 
     settle_for_serving()
     log.info("devops-healer listening on http://%s:%d (MCP at /mcp)", args.host, args.port)
