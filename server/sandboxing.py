@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fixer.sandbox import SandboxMode, bwrap_path
+from fixer.sandbox import BWRAP, SandboxMode, bwrap_path
 from server.config import HealerConfig, RepoConfig
 from server.settings import Settings, is_loopback
 
@@ -38,20 +38,44 @@ def sandbox_mode(repo: RepoConfig, settings: Settings) -> SandboxMode:
     return repo.sandbox or default_mode(settings)
 
 
-def hidden_paths(settings: Settings) -> tuple[Path, ...]:
+#: Where common tools keep the server user's own credentials (relative to its home folder). A test run
+#: needs none of them (it has no network by default), and a user that runs other tools may have them.
+HOME_CREDENTIALS = (
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".config/gcloud",
+    ".config/gh",
+    ".config/hub",
+    ".docker",
+    ".kube",
+    ".git-credentials",
+    ".netrc",
+    ".pgpass",
+    ".pypirc",
+    ".npmrc",
+    ".cargo/credentials.toml",
+)
+
+
+def hidden_paths(settings: Settings, *, home: Path | None = None) -> tuple[Path, ...]:
     """What a test run must not see: HEALER_HOME (database, caches, worktrees, forge), the config file,
-    and a SQLite database kept elsewhere with its journal files. The workspace is added by the fixer."""
+    a SQLite database kept elsewhere with its journal files, and the credentials other tools keep in the
+    user's ``home``. The workspace is added by the fixer; paths that do not exist are skipped there."""
     paths = [settings.home, settings.config_path]
     url = settings.resolved_database_url
     if url.startswith("sqlite:///"):
         database = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
         paths += [database, *(database.with_name(database.name + tail) for tail in ("-wal", "-shm", "-journal"))]
+    user = home if home is not None else Path.home()
+    paths += [user / name for name in HOME_CREDENTIALS]
     return tuple(paths)
 
 
-def log_availability(settings: Settings, config: HealerConfig) -> None:
+def log_availability(settings: Settings, config: HealerConfig, *, bwrap: str = BWRAP) -> None:
     """One line at start: whether test runs are sandboxed, and what to do when they cannot be."""
-    program = bwrap_path()
+    program = bwrap_path(bwrap)
     modes = {name: sandbox_mode(repo, settings) for name, repo in config.repos.items()}
     off = sorted(name for name, mode in modes.items() if mode == "off")
     unsandboxed = f"; sandbox = off for {', '.join(off)}" if off else ""

@@ -189,6 +189,9 @@ def run(args: argparse.Namespace) -> int:
             "alert sources without a secret accept unauthenticated deliveries (allowed on loopback only): %s",
             ", ".join(open_sources),
         )
+    from server.sandboxing import log_availability
+
+    log_availability(settings, config)
     try:
         store = Store.open(
             settings.resolved_database_url,
@@ -205,9 +208,6 @@ def run(args: argparse.Namespace) -> int:
     except HealerError as exc:
         fail(exc.message)
     from server.heap import settle_for_serving
-    from server.sandboxing import log_availability
-
-    log_availability(settings, config)
 
     settle_for_serving()
     log.info("devops-healer listening on http://%s:%d (MCP at /mcp)", args.host, args.port)
