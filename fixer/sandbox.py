@@ -85,11 +85,15 @@ def unavailable_message(program: str = BWRAP) -> str:
     )
 
 
-def wrap(argv: Sequence[str], spec: SandboxSpec, mode: SandboxMode, *, bwrap: str = BWRAP) -> list[str]:
+def wrap(
+    argv: Sequence[str], spec: SandboxSpec, mode: SandboxMode, *, bwrap: str = BWRAP, cwd: Path | None = None
+) -> list[str]:
     """``argv`` wrapped in bwrap; unchanged for ``off`` and for ``auto`` without bwrap (both logged).
 
     Raises SandboxUnavailable when ``mode`` is ``required`` and bwrap is missing or does not work.
-    ``bwrap`` names the program to use (a name on PATH or a path).
+    ``bwrap`` names the program to use (a name on PATH or a path). ``cwd``, the folder the caller
+    starts the command in, is entered inside too: without it bwrap quietly falls back to ``$HOME``
+    when that folder is hidden, and with it the run fails saying so.
     """
     command = list(argv)
     if mode == "off":
@@ -101,7 +105,8 @@ def wrap(argv: Sequence[str], spec: SandboxSpec, mode: SandboxMode, *, bwrap: st
             raise SandboxUnavailable(unavailable_message(bwrap))
         log.warning("sandbox = auto and bubblewrap is unavailable: running %s without a sandbox", command[:1])
         return command
-    return [program, *bwrap_arguments(spec), "--", *command]
+    chdir = ["--chdir", os.path.realpath(cwd)] if cwd is not None else []
+    return [program, *bwrap_arguments(spec), *chdir, "--", *command]
 
 
 def bwrap_arguments(spec: SandboxSpec) -> list[str]:

@@ -61,7 +61,7 @@ class SubprocessRunner:
         self, command: str, cwd: Path, *, timeout: float, output_cap: int, sandbox: SandboxSpec, mode: SandboxMode
     ) -> TestRun:
         given = shlex.split(command)
-        argv = wrap(given, sandbox, mode, bwrap=self.bwrap)
+        argv = wrap(given, sandbox, mode, bwrap=self.bwrap, cwd=cwd)
         started = time.monotonic()
         try:
             process = subprocess.Popen(

@@ -451,3 +451,23 @@ def test_mounts_apply_parents_first_so_a_worktree_inside_a_hidden_home_is_writab
     ]
     assert "--unshare-net" in args
     assert str(outside_tmp / "missing.db") not in args  # nothing to hide
+
+
+@needs_bwrap
+def test_a_hidden_working_folder_fails_the_run_instead_of_running_elsewhere(outside_tmp: Path) -> None:
+    hidden = outside_tmp / "home"
+    (hidden / "sub").mkdir(parents=True)
+    scratch = outside_tmp / "scratch"
+    scratch.mkdir()
+
+    run = SubprocessRunner().run(
+        "pwd",
+        hidden / "sub",
+        timeout=30,
+        output_cap=10_000,
+        sandbox=SandboxSpec(writable=(scratch,), hidden=(hidden,)),
+        mode="required",
+    )
+
+    assert run.exit_code != 0
+    assert f"Can't chdir to {hidden / 'sub'}" in run.output
