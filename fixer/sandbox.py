@@ -134,6 +134,9 @@ def bwrap_arguments(spec: SandboxSpec) -> list[str]:
         "TMPDIR",
         PRIVATE_TMP,  # the only writable temporary folder inside
     ]
+    for kept in _KEPT_FROM_RUN:
+        if Path(kept).exists():
+            args += ["--ro-bind", kept, kept]  # a toolchain found through /run (NixOS's PATH) stays found
     if not spec.network:
         args.append("--unshare-net")
     else:
@@ -152,6 +155,8 @@ def bwrap_arguments(spec: SandboxSpec) -> list[str]:
     return args
 
 
+#: What under the empty /run holds programs rather than sockets.
+_KEPT_FROM_RUN = ("/run/current-system",)
 _ORDER = {"writable": 0, "readonly": 1, "hidden": 2}
 
 

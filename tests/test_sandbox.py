@@ -471,3 +471,39 @@ def test_a_hidden_working_folder_fails_the_run_instead_of_running_elsewhere(outs
 
     assert run.exit_code != 0
     assert f"Can't chdir to {hidden / 'sub'}" in run.output
+
+
+@needs_bwrap
+@pytest.mark.parametrize(
+    ("test_network", "verdict"),
+    [
+        (False, "red"),  # the default: the suite that needs the service cannot reach it
+        (True, "green"),  # [repos.<name>] test_network = true
+    ],
+)
+def test_the_pipeline_gives_the_network_only_to_repositories_that_ask(
+    tmp_path: Path, listener: tuple[int, str], test_network: bool, verdict: str
+) -> None:
+    port, secret = listener
+    needs_service = f"""import socket
+
+
+def test_service():
+    with socket.create_connection(("127.0.0.1", {port}), timeout=3) as s:
+        assert s.recv(100) == {secret.encode()!r}
+"""
+    source = make_repo(tmp_path / "svc", {"tests/test_svc.py": needs_service, "README.md": "svc\n"})
+    forge = LocalForge("svc", ensure_bare_remote(str(source), tmp_path / "forge.git"), MemoryPullRequests())
+    spec = RepoSpec(
+        name="svc",
+        path=source,
+        test_command=TEST_COMMAND,
+        sandbox="required",
+        test_network=test_network,
+        policy=PolicyConfig(verify_before=False),
+    )
+    change = Change(diff=diff_for(source, {"README.md": ("svc", "svc, documented")}, tmp_path))
+
+    result = Fixer(Workspace(tmp_path / "ws")).submit(spec, fix_request(change), forge)
+
+    assert result.verification.verdict == verdict
