@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from fixer.sandbox import SandboxMode
+
 DEFAULT_DENY = [
     ".github/workflows/**",
     ".gitlab-ci.yml",
@@ -74,6 +76,8 @@ class RepoSpec(BaseModel):
     test_command: str | None = None
     test_timeout_seconds: float = 600
     test_output_cap_bytes: int = 64_000
+    sandbox: SandboxMode = Field(default="auto", description="How the test command is sandboxed (fixer/sandbox.py).")
+    test_network: bool = Field(default=False, description="Whether the sandboxed test command reaches the network.")
     forge: Literal["local", "github"] = "local"
     github_repo: str | None = None
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
@@ -195,6 +199,7 @@ class Verification(BaseModel):
     after: TestRun | None = None
     verdict: Verdict = "not_run"
     follow_up: bool = Field(default=False, description="Tested on top of the PR branch (a review round).")
+    not_run_reason: str | None = Field(default=None, description="Why a configured test command did not run.")
 
     @property
     def verified(self) -> bool:
@@ -203,7 +208,7 @@ class Verification(BaseModel):
 
     def summary(self) -> str:
         if self.after is None:
-            return "not_run: tests not run (no test_command for this repository)"
+            return f"not_run: tests not run ({self.not_run_reason or 'no test_command for this repository'})"
         text = f"{self.verdict}: tests {describe_run(self.before)} before the change, {describe_run(self.after)} after"
         if self.before and self.after and self.before.failed_tests:
             gone = sorted(set(self.before.failed_tests) - set(self.after.failed_tests))

@@ -6,14 +6,15 @@ removed whatever happens; the only lasting effects are the pushed branch and the
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fixer import change, gitcmd, policy, pr_text
-from fixer.errors import BranchTakenOver, OpenPullRequestCapReached, VerificationRefused
+from fixer.errors import BranchTakenOver, OpenPullRequestCapReached, SandboxUnavailable, VerificationRefused
 from fixer.forge import Forge, PullRequest, PullRequestDraft
 from fixer.models import FixRequest, FixResult, PullRequestInfo, Redact, RepoSpec, TestRun, Verification, keep
+from fixer.sandbox import SandboxSpec
 from fixer.verify import Runner, SubprocessRunner, verification
 from fixer.workspace import Workspace, branch_for
 
@@ -34,11 +35,17 @@ def commit_message(request: FixRequest) -> str:
 
 
 class Fixer:
-    def __init__(self, workspace: Workspace, runner: Runner | None = None, *, redact: Redact = keep) -> None:
-        """``redact``: applied to the request's text and every test run's output before either reaches a
-        commit, the pull request, an error or the result."""
+    """``hidden``: paths the test run must not see besides the workspace (HEALER_HOME, the config and
+    database files); the workspace root (clone caches, other attempts' worktrees) is always hidden.
+    ``redact``: applied to the request's text and every test run's output before either reaches a
+    commit, the pull request, an error or the result."""
+
+    def __init__(
+        self, workspace: Workspace, runner: Runner | None = None, *, hidden: Sequence[Path] = (), redact: Redact = keep
+    ) -> None:
         self.workspace = workspace
         self.runner: Runner = runner or SubprocessRunner()
+        self.hidden = tuple(hidden)
         self.redact = redact
 
     def submit(
@@ -86,22 +93,26 @@ class Fixer:
                 if the_plan.diff is not None and spec.test_command and spec.policy.verify_before:
                     change.check_diff(tree, the_plan.diff)  # before a test run is spent on it
                 before: TestRun | None = None
+                untested: str | None = None  # why a configured test command could not run
                 if spec.test_command and spec.policy.verify_before:
                     step("test-before", 0.25)
-                    before = self._test(spec, tree)
+                    before, untested = self._test(spec, tree)
                     # The change goes onto the base as committed, not onto whatever the run left behind.
                     gitcmd.run(tree, "reset", "--hard", "--quiet", "HEAD")
                 step("apply", 0.45)
                 change.apply(tree, the_plan)
                 after: TestRun | None = None
-                if spec.test_command:
+                if spec.test_command and untested is None:
                     step("test-after", 0.55)
-                    after = self._test(spec, tree)
-                result = verification(before, after, follow_up=start == base.head and base.branch_exists)
-                if after is not None and not result.verified and spec.policy.unverified == "refuse":
+                    after, untested = self._test(spec, tree)
+                result = verification(
+                    before, after, follow_up=start == base.head and base.branch_exists, not_run_reason=untested
+                )
+                tested = after is not None or untested is not None
+                if tested and not result.verified and spec.policy.unverified == "refuse":
                     raise VerificationRefused(
                         f"the tests did not confirm the fix ({result.summary()}); this repository refuses unverified "
-                        f"changes. Output:\n{after.output[-2000:]}"
+                        f"changes. Output:\n{after.output[-2000:] if after else untested}"
                     )
                 step("commit", 0.75)
                 env = {
@@ -184,12 +195,30 @@ class Fixer:
                 finished_at=datetime.now(UTC),
             )
 
-    def _test(self, spec: RepoSpec, tree: Path) -> TestRun:
+    def _test(self, spec: RepoSpec, tree: Path) -> tuple[TestRun | None, str | None]:
+        """The run, or why it could not run: an unavailable sandbox that the repository requires means
+        the change is not tested at all, never tested bare."""
         assert spec.test_command is not None
-        run = self.runner.run(
-            spec.test_command, tree, timeout=spec.test_timeout_seconds, output_cap=spec.test_output_cap_bytes
+        box = SandboxSpec(
+            writable=(tree,),
+            hidden=(*self.hidden, self.workspace.root),
+            # git follows the worktree's .git file: a run that rewrote it would point the commit and the
+            # push that come after it at a repository (and hooks) of its own making.
+            readonly=(tree / ".git",),
+            network=spec.test_network,
         )
-        return run.redacted(self.redact)
+        try:
+            run = self.runner.run(
+                spec.test_command,
+                tree,
+                timeout=spec.test_timeout_seconds,
+                output_cap=spec.test_output_cap_bytes,
+                sandbox=box,
+                mode=spec.sandbox,
+            )
+        except SandboxUnavailable as exc:
+            return None, exc.message
+        return run.redacted(self.redact), None
 
     def _refuse_if_taken_over(
         self, cache: Path, spec: RepoSpec, forge: Forge, existing: PullRequest | None, branch: str, base: str, head: str

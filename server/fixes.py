@@ -28,6 +28,7 @@ from server.logs import bind_incident
 from server.models import Incident, Status
 from server.redact import redact
 from server.reviews import PUSHING
+from server.sandboxing import hidden_paths, sandbox_mode
 from server.settings import Settings
 from server.store import Store, queries, writes
 from server.store.prs import StorePullRequests
@@ -61,6 +62,8 @@ def repo_spec(repo: RepoConfig, settings: Settings) -> RepoSpec:
         test_command=repo.test_command,
         test_timeout_seconds=repo.test_timeout_seconds,
         test_output_cap_bytes=repo.test_output_cap_bytes,
+        sandbox=sandbox_mode(repo, settings),
+        test_network=repo.test_network,
         forge=repo.forge,
         github_repo=repo.github_repo,
         policy=repo.policy,
@@ -98,7 +101,9 @@ class FixService:
         self.store = store
         self.config = config
         self.settings = settings
-        self.fixer = fixer or Fixer(Workspace(settings.home / "workspaces"), redact=redact)
+        self.fixer = fixer or Fixer(
+            Workspace(settings.home / "workspaces"), hidden=hidden_paths(settings), redact=redact
+        )
         self.forges = forges or (lambda repo: forge_for(repo, settings, store))
 
     def _begin(self, incident_id: str, agent: str, lease: timedelta) -> Incident:

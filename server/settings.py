@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     )
     bot_name: str = Field(default="devops-healer[bot]", description="Author of the bot's commits.")
     bot_email: str = Field(default="devops-healer@users.noreply.invalid")
+    bind_host: str = Field(
+        default="127.0.0.1", description="The address `healer serve` binds (its --host sets it); loopback or not."
+    )
     public_url: str | None = Field(
         default=None, description="Where people reach this server (links in PRs and notifications)."
     )

@@ -155,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
     from server.store import Store
 
     settings, config = load(hold=False)  # build_app holds the secrets it loads
+    settings = settings.model_copy(update={"bind_host": args.host})
     token = settings.api_token.get_secret_value() if settings.api_token else ""
     secrets = [settings.api_token, settings.github_token, settings.github_webhook_secret]
     logs.configure(
@@ -184,6 +185,9 @@ def run(args: argparse.Namespace) -> int:
             "alert sources without a secret accept unauthenticated deliveries (allowed on loopback only): %s",
             ", ".join(open_sources),
         )
+    from server.sandboxing import log_availability
+
+    log_availability(settings, config)
     try:
         store = Store.open(
             settings.resolved_database_url,
