@@ -54,7 +54,7 @@ def client(healer_home: Path, store: Store, tmp_path: Path) -> Iterator[TestClie
     )
     settings = Settings(home=healer_home, api_token=SecretStr(API_TOKEN), github_token=SecretStr(GITHUB_TOKEN))
     app = build_app(settings, load_config(healer_home / "healer.toml"), store, run_triage=False)
-    with TestClient(app, headers={"Authorization": f"Bearer {API_TOKEN}"}) as test_client:
+    with TestClient(app, headers={"Authorization": f"Bearer {API_TOKEN}"}, base_url="http://127.0.0.1") as test_client:
         test_client.source = source  # type: ignore[attr-defined]
         yield test_client
     hold_secrets([])  # build_app held this server's secrets for the whole process
@@ -120,7 +120,14 @@ def test_notifications_go_out_redacted(store: Store, clock: FakeClock, stored_be
         config = parse_config(
             {
                 "notify": {
-                    "channels": {"audit": {"type": "webhook", "url": hook.url + "/h", "secret": generate_secret()}}
+                    "channels": {
+                        "audit": {
+                            "type": "webhook",
+                            "url": hook.url + "/h",
+                            "secret": generate_secret(),
+                            "allow_private": True,
+                        }
+                    }
                 }
             }
         )
