@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import update
 
@@ -21,6 +22,7 @@ from server.models import Status
 from server.recovery import recover
 from server.store import Store
 from server.store.schema import incidents
+from tests.conftest import healer_env, start_server
 from tests.fixer_repo import make_calc_repo
 from tests.test_triage_flow import report
 
@@ -138,3 +140,22 @@ def test_a_reused_pid_is_not_the_process_that_held_the_fix() -> None:
         child.kill()
         child.wait()
     assert owner.is_gone(f"{owner.host()}|{child.pid}|0")  # finished and reaped
+
+
+def test_healer_serve_releases_at_start_what_a_killed_process_left(tmp_path: Path, db_url: str, opened: Store) -> None:
+    home, incident_id = _setup(opened, tmp_path)
+    child = _start_fix(db_url, home, incident_id)
+    try:
+        attempt = _wait_mid_run(opened, home, incident_id, child)
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait(10)
+        if child.stderr is not None:
+            child.stderr.close()
+    server = start_server(healer_env(home, db_url), tmp_path / "serve.log")
+    try:
+        incident = httpx.get(f"{server.url}/incidents/{incident_id}").json()
+        assert incident["status"] == "pending" and incident["claim"] is None
+        assert not attempt.exists()
+    finally:
+        server.stop()
