@@ -9,6 +9,7 @@ its lease decides, so one replica never releases another live replica's work.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from server.store.rows import public_id
 from server.store.schema import incidents
 
 log = logging.getLogger(__name__)
+_ONCE = threading.Lock()
+_done: set[Path] = set()
 
 
 @dataclass
@@ -68,3 +71,16 @@ def recover(store: Store, workspace_root: Path) -> Recovered:
     if done.removed:
         log.info("removed %d attempt directories left by processes that are gone", len(done.removed))
     return done
+
+
+def recover_once(store: Store, workspace_root: Path) -> None:
+    """:func:`recover`, the first time a process is about to run a fix (``healer mcp`` starts for every
+    agent session, so its start-up does not pay for it)."""
+    with _ONCE:
+        if workspace_root in _done:
+            return
+        _done.add(workspace_root)
+    try:
+        recover(store, workspace_root)
+    except Exception:  # recovery must never stop the fix the agent asked for
+        log.exception("recovering after dead processes failed")

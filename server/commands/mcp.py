@@ -28,14 +28,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         gc.freeze()
         gc.enable()
-    if not args.read_only:  # this process runs fixes: clear up after ones that died, off the start-up path
-        import threading
-
-        from server.recovery import recover
-
-        threading.Thread(
-            target=lambda: recover(runtime.store, settings.home / "workspaces"), name="recover", daemon=True
-        ).start()
     try:
         server.run("stdio")
     finally:
