@@ -10,10 +10,31 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from fixer.sandbox import SandboxMode
 
 DEFAULT_DENY = [
+    # CI: what runs with the repository's secrets on the next push, and the actions it calls.
     ".github/workflows/**",
+    ".github/actions/**",
+    "action.yml",
+    "action.yaml",
     ".gitlab-ci.yml",
+    ".gitlab/**",
     ".circleci/**",
     "Jenkinsfile",
+    ".travis.yml",
+    "azure-pipelines.yml",
+    "bitbucket-pipelines.yml",
+    ".buildkite/**",
+    ".drone.yml",
+    ".woodpecker.yml",
+    ".woodpecker/**",
+    # Git's own settings carried in the tree: submodule URLs, filter and diff drivers, the LFS endpoint.
+    ".gitmodules",
+    ".gitattributes",
+    ".lfsconfig",
+    # Code that runs on a developer's machine or in a dev container without review of its own.
+    ".pre-commit-config.yaml",
+    ".husky/**",
+    ".devcontainer/**",
+    # Keys, certificates and environment files.
     "*.pem",
     "*.key",
     "*.p12",
@@ -22,6 +43,7 @@ DEFAULT_DENY = [
     ".env.*",
     "**/.env",
     "**/.env.*",
+    # Who reviews, and how.
     ".coderabbit.yaml",
     ".coderabbit.yml",
     "CODEOWNERS",

@@ -14,6 +14,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
+
+from fixer import owner
 from fixer.errors import BranchTakenOver, ChangeRefused, FixerError, OpenPullRequestCapReached, VerificationRefused
 from fixer.forge import Forge
 from fixer.forge_local import LocalForge, ensure_bare_remote
@@ -32,6 +35,7 @@ from server.sandboxing import hidden_paths, sandbox_mode
 from server.settings import Settings
 from server.store import Store, queries, writes
 from server.store.prs import StorePullRequests
+from server.store.schema import incidents
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +130,8 @@ class FixService:
                 now=now,
                 actor=f"agent:{agent}",
                 event="fix_started",
-                updates={"claim_expires_at": now + lease},
+                # Which process runs it: a restart on this host releases it if that process died.
+                updates={"claim_expires_at": now + lease, "fix_owner": owner.identity()},
                 row=row,
             )
             return to_incident(moved)
@@ -173,6 +178,11 @@ class FixService:
         incident = self.store.get(incident_id)
         bind_incident(incident.id, incident.trace_id)
         submission = FixSubmission.model_validate(payload["submission"])
+        with self.store.write() as connection:  # this process runs it now, whoever asked for the approval
+            connection.execute(
+                update(incidents).where(incidents.c.pk == queries.incident_row(connection, incident_id).pk),
+                {"fix_owner": owner.identity()},
+            )
         return self._run(incident_id, submission, agent=str(payload["agent"]), progress=progress)
 
     def _approval_needed(self, submission: FixSubmission) -> str | None:

@@ -197,6 +197,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except HealerError as exc:
         fail(exc.message)
+    from server.recovery import recover
+
+    recover(store, settings.home / "workspaces")  # fixes and attempt directories of processes that died
     try:
         app = build_app(settings, config, store, host=args.host, port=args.port, environ=os.environ)
     except HealerError as exc:
