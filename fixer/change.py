@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fixer import gitcmd
-from fixer.errors import ChangeRefused, EditDoesNotMatch, InvalidChange, PatchDoesNotApply
+from fixer.errors import ChangeRefused, EditDoesNotMatch, InvalidChange, PatchDoesNotApply, PathOutsideRepo
 from fixer.models import Change
 
 _DIFF_GIT = re.compile(r"^diff --git (?P<a>\S+) (?P<b>\S+)$")
@@ -24,6 +24,44 @@ _NOT_APPLY = re.compile(
     r"|does not match index|No such file or directory)"
 )
 SYMLINK_MODE = "120000"
+GITLINK_MODE = "160000"
+FILE_MODES = frozenset({0o100644, 0o100755})  # the only modes a fix may give a file
+# git's parse_mode_line: strtoul(line, 8) (leading C whitespace, a sign, octal digits), then one of
+# git's own whitespace characters or the end of the line. "0120000", "120000 " and " 120000" are all
+# 120000 to git, so they are to the policy.
+_MODE = re.compile(r"[ \t\n\v\f\r]*(?P<sign>[+-]?)(?P<digits>[0-7]+)(?=[ \t\n\r]|$)")
+_MODE_LINES = ("new file mode ", "deleted file mode ", "new mode ", "old mode ")
+
+
+def mode_refused(path: str, mode: int | None) -> PathOutsideRepo:
+    """Why a header's mode is refused: only regular files (100644, 100755) may be written."""
+    if mode is None:
+        return PathOutsideRepo(path, "a mode line git cannot read; write modes as `100644` or `100755`")
+    if mode & 0o170000 == 0o120000:
+        return PathOutsideRepo(path, "the change would create a symlink")
+    if mode & 0o170000 == 0o160000:
+        return PathOutsideRepo(path, "the change would create a submodule (gitlink)")
+    return PathOutsideRepo(path, f"mode {mode:06o} is not a file mode git writes; use 100644 or 100755")
+
+
+def git_mode(text: str) -> int | None:
+    """A mode as ``git apply`` reads it from a header line's tail; None when git would refuse it."""
+    match = _MODE.match(text)
+    if match is None:
+        return None
+    value = int(match["digits"], 8)
+    if match["sign"] == "-":
+        value = -value
+    return value & 0xFFFFFFFF  # strtoul's wrap, kept in git's unsigned int
+
+
+def _index_modes(line: str) -> list[int | None]:
+    """The mode at the end of an ``index <a>..<b> <mode>`` line, which git reads as the old mode
+    (and keeps as the new one of a rename or copy); empty when the line carries none."""
+    dots = line.find("..")
+    rest = line[dots + 2 :] if dots >= 0 else ""
+    space = rest.find(" ")
+    return [] if space < 0 else [git_mode(rest[space + 1 :])]
 
 
 @dataclass
@@ -32,6 +70,7 @@ class FileChange:
     kind: str = "modify"  # modify | create | delete | rename
     old_path: str | None = None
     mode: str | None = None
+    modes: list[int | None] = field(default_factory=list)  # every mode a header gives it, as git reads them
     binary: bool = False
     added: list[str] = field(default_factory=list)
     removed: int = 0
@@ -60,6 +99,31 @@ class Plan:
     @property
     def lines_removed(self) -> int:
         return sum(item.removed for item in self.files)
+
+
+# C0 controls, DEL and C1 controls: a NUL ends the path for git and the filesystem (and cannot pass
+# as an argument at all); the others break commands, logs and the review page that show the path.
+# Lone surrogates are bytes that are not UTF-8, which neither an edit nor a pull request can carry.
+_UNWRITABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def check_path(path: str) -> None:
+    """Refuse a path that leaves the repository, writes git's own files, or cannot be written as named."""
+    if not path:
+        raise PathOutsideRepo(path, "the path is empty")
+    if bad := _UNWRITABLE.search(path):
+        raise PathOutsideRepo(
+            path.encode("unicode_escape", errors="backslashreplace").decode(),
+            f"the path contains the control character {bad.group()!r} (U+{ord(bad.group()):04X}); "
+            "name files with printable characters only",
+        )
+    if path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", path):
+        raise PathOutsideRepo(path, "absolute paths are not accepted")
+    parts = path.split("/")
+    if ".." in parts:
+        raise PathOutsideRepo(path, "'..' would leave the repository")
+    if any(part.lower() == ".git" for part in parts):
+        raise PathOutsideRepo(path, "nothing under .git/ may be written")
 
 
 def normalize(path: str) -> str:
@@ -134,14 +198,19 @@ def parse_diff(text: str) -> list[FileChange]:
             continue
         if current is None:
             continue
-        if line.startswith(("new file mode ", "deleted file mode ", "new mode ", "old mode ")):
-            mode = line.rsplit(" ", 1)[-1]
-            if line.startswith("new file mode"):
+        if line.startswith(_MODE_LINES):
+            prefix = next(prefix for prefix in _MODE_LINES if line.startswith(prefix))
+            parsed = git_mode(line[len(prefix) :])
+            current.modes.append(parsed)
+            if prefix == "new file mode ":
                 current.kind = "create"
-            elif line.startswith("deleted file mode"):
+            elif prefix == "deleted file mode ":
                 current.kind = "delete"
-            if not line.startswith("old mode"):
-                current.mode = mode
+            if prefix != "old mode ":
+                current.mode = None if parsed is None else f"{parsed:06o}"
+            continue
+        if line.startswith("index ") and not in_hunk:
+            current.modes.extend(_index_modes(line))
             continue
         if line.startswith("rename from "):
             current.kind, current.old_path = "rename", normalize(unquote(line[len("rename from ") :]))
@@ -268,6 +337,8 @@ def plan_edits(cache: Path, commit: str, change: Change) -> list[FileChange]:
     assert change.edits is not None
     contents: dict[str, bytes | None] = {}
     files: dict[str, FileChange] = {}
+    for edit in change.edits:
+        check_path(normalize(edit.path))  # before git is asked about it: a NUL cannot even be an argument
     for index, edit in enumerate(change.edits, start=1):
         path = normalize(edit.path)
         if path not in contents:
@@ -333,6 +404,21 @@ def paths_git_reads(repo: Path, diff: str) -> set[str] | None:
     return paths
 
 
+_SUMMARY_MODE = re.compile(r"^ (?:create mode (?P<created>\d+)|mode change \d+ => (?P<changed>\d+)) (?P<path>.*)$")
+
+
+def modes_git_writes(repo: Path, diff: str) -> list[tuple[str, int]]:
+    """The modes ``git apply`` itself would give files for ``diff`` (``--summary`` applies nothing):
+    a second reading, by git, of what :func:`parse_diff` read from the headers."""
+    text = diff if diff.endswith("\n") else diff + "\n"
+    done = gitcmd.run(repo, "apply", "--summary", "--recount", "-", input_bytes=text.encode(), check=False)
+    found: list[tuple[str, int]] = []
+    for line in done.stdout.decode(errors="surrogateescape").splitlines():
+        if match := _SUMMARY_MODE.match(line):
+            found.append((unquote(match["path"]), int(match["created"] or match["changed"], 8)))
+    return found
+
+
 def plan(cache: Path, commit: str, change: Change) -> Plan:
     """What the change will do to ``commit``, parsed and checked, before anything is written."""
     if change.diff is not None:
@@ -346,6 +432,9 @@ def plan(cache: Path, commit: str, change: Change) -> Plan:
                 f"{sorted(git_reads)}; send a unified diff as `git diff` writes it (a/ and b/ prefixes, one path "
                 "per header), or structured edits instead"
             )
+        for path, mode in modes_git_writes(cache, change.diff):
+            if mode not in FILE_MODES:  # the headers' reading missed it; git's own reading does not
+                raise mode_refused(normalize(path), mode)
         return the_plan
     return Plan(files=plan_edits(cache, commit, change), diff=None)
 

@@ -8,6 +8,7 @@ FixerError                       (.permanent: retrying the same change fails the
 │   ├── EditDoesNotMatch         a search-and-replace edit found 0 or 2+ matches
 │   └── InvalidChange            not a diff, empty, malformed
 ├── VerificationRefused          unverified and the policy refuses drafts        permanent
+├── SandboxUnavailable           the sandbox is required and bwrap is missing    permanent
 ├── OpenPullRequestCapReached    too many open bot PRs in the repository         transient
 ├── BranchTakenOver              someone else committed on the bot branch        permanent
 ├── WorkspaceError               git failed locally (clone, fetch, worktree)     transient
@@ -98,6 +99,12 @@ class InvalidChange(ChangeRefused):
 
 
 class VerificationRefused(FixerError):
+    permanent = True
+
+
+class SandboxUnavailable(FixerError):
+    """bubblewrap is missing or cannot create namespaces, and the repository requires the sandbox."""
+
     permanent = True
 
 

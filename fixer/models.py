@@ -1,16 +1,40 @@
 """What goes into the fixer (a repo spec, a change, the incident's facts) and what comes out."""
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from fixer.sandbox import SandboxMode
+
 DEFAULT_DENY = [
+    # CI: what runs with the repository's secrets on the next push, and the actions it calls.
     ".github/workflows/**",
+    ".github/actions/**",
+    "action.yml",
+    "action.yaml",
     ".gitlab-ci.yml",
+    ".gitlab/**",
     ".circleci/**",
     "Jenkinsfile",
+    ".travis.yml",
+    "azure-pipelines.yml",
+    "bitbucket-pipelines.yml",
+    ".buildkite/**",
+    ".drone.yml",
+    ".woodpecker.yml",
+    ".woodpecker/**",
+    # Git's own settings carried in the tree: submodule URLs, filter and diff drivers, the LFS endpoint.
+    ".gitmodules",
+    ".gitattributes",
+    ".lfsconfig",
+    # Code that runs on a developer's machine or in a dev container without review of its own.
+    ".pre-commit-config.yaml",
+    ".husky/**",
+    ".devcontainer/**",
+    # Keys, certificates and environment files.
     "*.pem",
     "*.key",
     "*.p12",
@@ -19,12 +43,23 @@ DEFAULT_DENY = [
     ".env.*",
     "**/.env",
     "**/.env.*",
+    # Who reviews, and how.
     ".coderabbit.yaml",
     ".coderabbit.yml",
     "CODEOWNERS",
     ".github/CODEOWNERS",
     "docs/CODEOWNERS",
 ]
+
+
+#: Replaces the secrets in a text. The fixer knows no secrets of its own: the server passes its redactor in,
+#: and the fixer runs every text that can reach a commit, a pull request or a stored result through it.
+Redact = Callable[[str], str]
+
+
+def keep(text: str) -> str:
+    """The redactor of a fixer given none: text as is."""
+    return text
 
 
 class PolicyConfig(BaseModel):
@@ -63,6 +98,8 @@ class RepoSpec(BaseModel):
     test_command: str | None = None
     test_timeout_seconds: float = 600
     test_output_cap_bytes: int = 64_000
+    sandbox: SandboxMode = Field(default="auto", description="How the test command is sandboxed (fixer/sandbox.py).")
+    test_network: bool = Field(default=False, description="Whether the sandboxed test command reaches the network.")
     forge: Literal["local", "github"] = "local"
     github_repo: str | None = None
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
@@ -133,6 +170,22 @@ class FixRequest(BaseModel):
     incident_url: str | None = None
     addresses: list[str] = Field(default_factory=list, description="Review findings this follow-up addresses.")
 
+    def redacted(self, redact: Redact) -> "FixRequest":
+        """The request with its text (the incident's and the agent's words) redacted; the change is kept as sent
+        (the policy refuses one that adds a secret)."""
+        return self.model_copy(
+            update={
+                "service": redact(self.service),
+                "title": redact(self.title),
+                "summary": redact(self.summary),
+                "explanation": redact(self.explanation),
+                "risk": redact(self.risk) if self.risk else self.risk,
+                "trace_id": redact(self.trace_id),
+                "agent": redact(self.agent),
+                "addresses": [redact(item) for item in self.addresses],
+            }
+        )
+
 
 class TestRun(BaseModel):
     __test__ = False  # not a pytest class
@@ -149,6 +202,16 @@ class TestRun(BaseModel):
     def passed(self) -> bool:
         return self.exit_code == 0 and not self.timed_out
 
+    def redacted(self, redact: Redact) -> "TestRun":
+        """The run with its command, output and parsed test ids redacted (code under test printed them)."""
+        return self.model_copy(
+            update={
+                "command": redact(self.command),
+                "output": redact(self.output),
+                "failed_tests": [redact(test) for test in self.failed_tests],
+            }
+        )
+
 
 Verdict = Literal["green", "improved", "unchanged", "red", "timed_out", "not_run"]
 
@@ -158,6 +221,7 @@ class Verification(BaseModel):
     after: TestRun | None = None
     verdict: Verdict = "not_run"
     follow_up: bool = Field(default=False, description="Tested on top of the PR branch (a review round).")
+    not_run_reason: str | None = Field(default=None, description="Why a configured test command did not run.")
 
     @property
     def verified(self) -> bool:
@@ -166,7 +230,7 @@ class Verification(BaseModel):
 
     def summary(self) -> str:
         if self.after is None:
-            return "not_run: tests not run (no test_command for this repository)"
+            return f"not_run: tests not run ({self.not_run_reason or 'no test_command for this repository'})"
         text = f"{self.verdict}: tests {describe_run(self.before)} before the change, {describe_run(self.after)} after"
         if self.before and self.after and self.before.failed_tests:
             gone = sorted(set(self.before.failed_tests) - set(self.after.failed_tests))

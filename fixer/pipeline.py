@@ -6,18 +6,22 @@ removed whatever happens; the only lasting effects are the pushed branch and the
 """
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fixer import change, gitcmd, policy, pr_text
-from fixer.errors import BranchTakenOver, OpenPullRequestCapReached, VerificationRefused
+from fixer.errors import BranchTakenOver, OpenPullRequestCapReached, SandboxUnavailable, VerificationRefused
 from fixer.forge import Forge, PullRequest, PullRequestDraft
-from fixer.models import FixRequest, FixResult, PullRequestInfo, RepoSpec, TestRun
+from fixer.models import FixRequest, FixResult, PullRequestInfo, Redact, RepoSpec, TestRun, Verification, keep
+from fixer.sandbox import SandboxSpec
 from fixer.verify import Runner, SubprocessRunner, verification
 from fixer.workspace import Workspace, branch_for
 
 Progress = Callable[[str, float], None]
+#: Told the commit about to be pushed, before the push: the forge's webhook for it may arrive before
+#: ``submit`` returns, and must be recognised as the bot's own push.
+BeforePush = Callable[[str], None]
 
 
 def _no_progress(step: str, fraction: float) -> None:
@@ -31,9 +35,18 @@ def commit_message(request: FixRequest) -> str:
 
 
 class Fixer:
-    def __init__(self, workspace: Workspace, runner: Runner | None = None) -> None:
+    """``hidden``: paths the test run must not see besides the workspace (HEALER_HOME, the config and
+    database files); the workspace root (clone caches, other attempts' worktrees) is always hidden.
+    ``redact``: applied to the request's text and every test run's output before either reaches a
+    commit, the pull request, an error or the result."""
+
+    def __init__(
+        self, workspace: Workspace, runner: Runner | None = None, *, hidden: Sequence[Path] = (), redact: Redact = keep
+    ) -> None:
         self.workspace = workspace
         self.runner: Runner = runner or SubprocessRunner()
+        self.hidden = tuple(hidden)
+        self.redact = redact
 
     def submit(
         self,
@@ -43,8 +56,10 @@ class Fixer:
         progress: Progress | None = None,
         *,
         open_pull_request: bool = True,
+        before_push: BeforePush | None = None,
     ) -> FixResult:
         report = progress or _no_progress
+        request = request.redacted(self.redact)
         steps: list[tuple[str, float]] = []
         running, since = "sync", time.monotonic()
 
@@ -78,22 +93,26 @@ class Fixer:
                 if the_plan.diff is not None and spec.test_command and spec.policy.verify_before:
                     change.check_diff(tree, the_plan.diff)  # before a test run is spent on it
                 before: TestRun | None = None
+                untested: str | None = None  # why a configured test command could not run
                 if spec.test_command and spec.policy.verify_before:
                     step("test-before", 0.25)
-                    before = self._test(spec, tree)
+                    before, untested = self._test(spec, tree)
                     # The change goes onto the base as committed, not onto whatever the run left behind.
                     gitcmd.run(tree, "reset", "--hard", "--quiet", "HEAD")
                 step("apply", 0.45)
                 change.apply(tree, the_plan)
                 after: TestRun | None = None
-                if spec.test_command:
+                if spec.test_command and untested is None:
                     step("test-after", 0.55)
-                    after = self._test(spec, tree)
-                result = verification(before, after, follow_up=start == base.head and base.branch_exists)
-                if after is not None and not result.verified and spec.policy.unverified == "refuse":
+                    after, untested = self._test(spec, tree)
+                result = verification(
+                    before, after, follow_up=start == base.head and base.branch_exists, not_run_reason=untested
+                )
+                tested = after is not None or untested is not None
+                if tested and not result.verified and spec.policy.unverified == "refuse":
                     raise VerificationRefused(
                         f"the tests did not confirm the fix ({result.summary()}); this repository refuses unverified "
-                        f"changes. Output:\n{after.output[-2000:]}"
+                        f"changes. Output:\n{after.output[-2000:] if after else untested}"
                     )
                 step("commit", 0.75)
                 env = {
@@ -117,6 +136,8 @@ class Fixer:
                 )
                 commit = gitcmd.head_commit(tree)
                 step("push", 0.85)
+                if before_push is not None:
+                    before_push(commit)
                 # --force-with-lease: overwrite the bot branch only if it is where we last saw it
                 # (or still absent); a commit pushed meanwhile by anyone makes the push fail.
                 lease = base.head if base.branch_exists else ""
@@ -149,10 +170,7 @@ class Fixer:
                     finished_at=datetime.now(UTC),
                 )
             step("pull-request", 0.95)
-            section = pr_text.bot_section(request, result, files)
-            pull = self._open_or_update(
-                forge, request, spec, branch, section, draft=not result.verified, existing=existing
-            )
+            pull = self._open_or_update(forge, request, spec, branch, result, files, commit, existing=existing)
             step("done", 1.0)
             return FixResult(
                 incident_id=request.incident_id,
@@ -177,11 +195,30 @@ class Fixer:
                 finished_at=datetime.now(UTC),
             )
 
-    def _test(self, spec: RepoSpec, tree: Path) -> TestRun:
+    def _test(self, spec: RepoSpec, tree: Path) -> tuple[TestRun | None, str | None]:
+        """The run, or why it could not run: an unavailable sandbox that the repository requires means
+        the change is not tested at all, never tested bare."""
         assert spec.test_command is not None
-        return self.runner.run(
-            spec.test_command, tree, timeout=spec.test_timeout_seconds, output_cap=spec.test_output_cap_bytes
+        box = SandboxSpec(
+            writable=(tree,),
+            hidden=(*self.hidden, self.workspace.root),
+            # git follows the worktree's .git file: a run that rewrote it would point the commit and the
+            # push that come after it at a repository (and hooks) of its own making.
+            readonly=(tree / ".git",),
+            network=spec.test_network,
         )
+        try:
+            run = self.runner.run(
+                spec.test_command,
+                tree,
+                timeout=spec.test_timeout_seconds,
+                output_cap=spec.test_output_cap_bytes,
+                sandbox=box,
+                mode=spec.sandbox,
+            )
+        except SandboxUnavailable as exc:
+            return None, exc.message
+        return run.redacted(self.redact), None
 
     def _refuse_if_taken_over(
         self, cache: Path, spec: RepoSpec, forge: Forge, existing: PullRequest | None, branch: str, base: str, head: str
@@ -202,21 +239,31 @@ class Fixer:
         request: FixRequest,
         spec: RepoSpec,
         branch: str,
-        section: str,
+        result: Verification,
+        files: list[tuple[str, int, int]],
+        commit: str,
         *,
-        draft: bool,
         existing: PullRequest | None,
     ) -> PullRequest:
+        """Open the pull request, or add this change to the open one as a review round.
+
+        A round keeps the title and the first fix's account a reviewer has read; the round itself is
+        added below them, so the description always covers the whole diff."""
         found = existing or forge.find_open(request.incident_id, branch)
-        title = pr_text.title(request)
+        draft = not result.verified
         if found is not None:
+            section = pr_text.bot_section(request, result, files, previous=found.body, commit=commit)
             return forge.update(
-                found.number, title=title, body=pr_text.body(section, request.incident_id, found.body), draft=draft
+                found.number,
+                title=found.title or pr_text.title(request),
+                body=pr_text.body(section, request.incident_id, found.body),
+                draft=draft,
             )
+        section = pr_text.bot_section(request, result, files)
         labels = ["healer", f"severity:{request.severity}"]
         return forge.create(
             PullRequestDraft(
-                title=title,
+                title=pr_text.title(request),
                 body=pr_text.body(section, request.incident_id),
                 head=branch,
                 base=spec.default_branch,

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from fixer import gitcmd
-from fixer.change import SYMLINK_MODE, Plan
+from fixer.change import FILE_MODES, GITLINK_MODE, SYMLINK_MODE, Plan, check_path, mode_refused
 from fixer.errors import PathOutsideRepo, PolicyViolation
 from fixer.models import PolicyConfig
 
@@ -63,18 +63,6 @@ def denied_by(path: str, globs: Iterable[str]) -> str | None:
     return None
 
 
-def check_path(path: str) -> None:
-    if not path or "\0" in path:
-        raise PathOutsideRepo(path, "the path is empty or contains a NUL byte")
-    if path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", path):
-        raise PathOutsideRepo(path, "absolute paths are not accepted")
-    parts = path.split("/")
-    if ".." in parts:
-        raise PathOutsideRepo(path, "'..' would leave the repository")
-    if any(part.lower() == ".git" for part in parts):
-        raise PathOutsideRepo(path, "nothing under .git/ may be written")
-
-
 def _tree_modes(cache: Path, commit: str, paths: Iterable[str]) -> dict[str, str]:
     """Git modes at ``commit`` of every path and every parent folder of ``paths``."""
     wanted: set[str] = set()
@@ -104,9 +92,16 @@ def check(the_plan: Plan, policy: PolicyConfig, cache: Path, commit: str) -> Non
             if modes.get(prefix) == SYMLINK_MODE:
                 # Writing through a symlink writes wherever it points, possibly outside the repository.
                 raise PathOutsideRepo(path, f"{prefix} is a symlink; changes through symlinks are refused")
+            if modes.get(prefix) == GITLINK_MODE:
+                raise PathOutsideRepo(path, f"{prefix} is a submodule; its content lives in another repository")
+            if depth < len(parts) and modes.get(prefix, "").startswith("100"):
+                raise PathOutsideRepo(path, f"{prefix} is a file, not a folder")
+        if modes.get(path) == "040000":
+            raise PathOutsideRepo(path, "it is a folder; name the files in it instead")
     for item in the_plan.files:
-        if item.mode == SYMLINK_MODE:
-            raise PathOutsideRepo(item.path, "the change would create a symlink")
+        for mode in item.modes:
+            if mode not in FILE_MODES:
+                raise mode_refused(item.path, mode)
         for path in filter(None, (item.path, item.old_path)):
             pattern = denied_by(path, policy.deny_globs)
             if pattern is not None:

@@ -13,6 +13,17 @@ from fixer.models import FixRequest, TestRun, Verification
 
 BODY_START = "<!-- healer:body:start -->"
 BODY_END = "<!-- healer:body:end -->"
+#: Around the first fix's account (title's story, root cause, files, verification): kept through review rounds.
+ORIGINAL_START = "<!-- healer:original:start -->"
+ORIGINAL_END = "<!-- healer:original:end -->"
+#: Around the review rounds so far, one block each, oldest first.
+ROUNDS_START = "<!-- healer:rounds:start -->"
+ROUNDS_END = "<!-- healer:rounds:end -->"
+ROUND_PREFIX = "<!-- healer:round="
+#: GitHub refuses a body over 65,536 characters; the bot's part stays under this, leaving room for others'.
+SECTION_BUDGET = 56_000
+_OUTPUT = re.compile(r"<details><summary>Test output .*?</details>", re.DOTALL)
+TRIMMED = "<sub>Test output trimmed to keep the description within GitHub's size limit.</sub>"
 _MENTION = re.compile(r"@(?=[A-Za-z0-9-])")
 _COMMAND = re.compile(r"^(\s*)/", re.MULTILINE)
 
@@ -50,8 +61,8 @@ def _run_block(label: str, run: TestRun | None) -> str:
     return f"- {label}: {state} in {run.duration_seconds:.1f}s{failing}"
 
 
-def verification_section(result: Verification) -> str:
-    lines = ["### Verification", "", f"**{result.summary()}**", ""]
+def verification_section(result: Verification, heading: str = "###") -> str:
+    lines = [f"{heading} Verification", "", f"**{result.summary()}**", ""]
     lines.append(_run_block("Before the change (base)", result.before))
     lines.append(_run_block("After the change", result.after))
     for label, run in (("before", result.before), ("after", result.after)):
@@ -67,13 +78,12 @@ def verification_section(result: Verification) -> str:
     return "\n".join(lines)
 
 
-def bot_section(
-    request: FixRequest,
-    verification: Verification,
-    files: list[tuple[str, int, int]],
-    notes: list[str] | None = None,
-) -> str:
-    changed = "\n".join(f"- `{neutralize(path)}` (+{added} -{removed})" for path, added, removed in files)
+def _files(files: list[tuple[str, int, int]]) -> str:
+    return "\n".join(f"- `{neutralize(path)}` (+{added} -{removed})" for path, added, removed in files)
+
+
+def original_section(request: FixRequest, verification: Verification, files: list[tuple[str, int, int]]) -> str:
+    """The first fix's account; a review round keeps it as it was and adds a round below it."""
     parts = [
         "## What happened",
         "",
@@ -90,7 +100,7 @@ def bot_section(
         "",
         "## What changed",
         "",
-        changed,
+        _files(files),
         "",
         verification_section(verification),
         "",
@@ -100,10 +110,82 @@ def bot_section(
         if request.risk
         else "No specific risk noted by the agent; review the change as usual.",
     ]
-    if not verification.verified:
-        parts += ["", "> This pull request is a **draft**: the tests did not confirm the fix."]
     if request.addresses:
         parts += ["", "## Review findings addressed", "", *[f"- {neutralize(item)}" for item in request.addresses]]
+    return "\n".join(parts)
+
+
+def round_section(
+    number: int, request: FixRequest, verification: Verification, files: list[tuple[str, int, int]], commit: str
+) -> str:
+    """One review round: what it addressed, what the agent said and changed, and its own verification."""
+    addressed = [f"- {neutralize(item)}" for item in request.addresses] or ["- (no findings named)"]
+    parts = [
+        f"{ROUND_PREFIX}{commit} -->",
+        f"### Round {number}: {neutralize(one_line(request.summary, 90))} (commit `{commit[:12]}`)",
+        "",
+        "**Addressed**",
+        "",
+        *addressed,
+        "",
+        f"**What {neutralize(request.agent)} did**",
+        "",
+        neutralize(request.explanation),
+        "",
+        "**Files in this round**",
+        "",
+        _files(files),
+        "",
+        verification_section(verification, heading="####"),
+    ]
+    if request.risk:
+        parts += ["", f"**Risk**: {neutralize(request.risk)}"]
+    return "\n".join(parts)
+
+
+def _between(text: str, start: str, end: str) -> str | None:
+    if start not in text or end not in text:
+        return None
+    return text.split(start, 1)[1].split(end, 1)[0].strip("\n")
+
+
+def _earlier(previous: str | None) -> tuple[str | None, list[str]]:
+    """The first fix's account and the rounds so far, from the pull request's current body."""
+    if not previous:
+        return None, []
+    own = _between(previous, BODY_START, BODY_END)
+    if own is None:
+        return None, []
+    original = _between(own, ORIGINAL_START, ORIGINAL_END)
+    if original is None:  # a body written before rounds were kept: all of it is the first account
+        return own, []
+    rounds = _between(own, ROUNDS_START, ROUNDS_END) or ""
+    blocks = [f"{ROUND_PREFIX}{block}".strip("\n") for block in rounds.split(ROUND_PREFIX)[1:]]
+    return original, blocks
+
+
+def bot_section(
+    request: FixRequest,
+    verification: Verification,
+    files: list[tuple[str, int, int]],
+    notes: list[str] | None = None,
+    *,
+    previous: str | None = None,
+    commit: str = "",
+) -> str:
+    """The bot's part of the body. With ``previous`` (the body of the PR being updated) this is a review
+    round: the first fix's account stays as it was and the round is added under "Review rounds"."""
+    original, rounds = _earlier(previous)
+    if original is None:
+        original = original_section(request, verification, files)
+    elif not any(block.startswith(f"{ROUND_PREFIX}{commit} -->") for block in rounds):
+        rounds.append(round_section(len(rounds) + 1, request, verification, files, commit))
+    parts = [ORIGINAL_START, original, ORIGINAL_END]
+    if rounds:
+        parts += ["", "## Review rounds", "", ROUNDS_START, "\n\n".join(rounds), ROUNDS_END]
+    if not verification.verified:
+        what = "the latest round" if rounds else "the fix"
+        parts += ["", f"> This pull request is a **draft**: the tests did not confirm {what}."]
     if notes:
         parts += ["", *[f"> {neutralize(note)}" for note in notes]]
     if request.incident_url:
@@ -113,7 +195,17 @@ def bot_section(
         f"<sub>Opened by devops-healer for {request.incident_id} (trace {neutralize(request.trace_id)}). "
         "It never approves or merges its own pull requests.</sub>",
     ]
-    return "\n".join(parts)
+    return fit("\n".join(parts))
+
+
+def fit(section: str, budget: int = SECTION_BUDGET) -> str:
+    """The section within ``budget`` characters: test outputs go first, oldest first, then the tail."""
+    while len(section) > budget:
+        found = _OUTPUT.search(section)
+        if found is None:
+            return section[: budget - 40] + "\n\n(description cut at GitHub's size limit)"
+        section = section[: found.start()] + TRIMMED + section[found.end() :]
+    return section
 
 
 def body(section: str, incident_id: str, previous: str | None = None) -> str:

@@ -1,6 +1,7 @@
 """Verification: run the repository's own test command in the worktree, before and after the change.
 
-The command runs with a time limit (the whole process group is killed when it runs over), an
+The command runs in the sandbox (fixer/sandbox.py: the server's files, processes and the network
+out of reach), with a time limit (the whole process group is killed when it runs over), an
 output cap, and an environment without the bot's credentials: a repository's tests must not be
 able to read the token that pushes to it.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from fixer.models import TestRun, Verdict, Verification
+from fixer.sandbox import BWRAP, SandboxMode, SandboxSpec, wrap
 
 # Variables a test run inherits; everything else (tokens, HEALER_* settings) stays out.
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TERM", "PYTHONPATH", "VIRTUAL_ENV", "JAVA_HOME", "GOPATH")
@@ -24,7 +26,11 @@ _JUNIT_FAILED = re.compile(r"^--- FAIL: (\S+)", re.MULTILINE)  # go test
 
 
 class Runner(Protocol):
-    def run(self, command: str, cwd: Path, *, timeout: float, output_cap: int) -> TestRun: ...
+    def run(
+        self, command: str, cwd: Path, *, timeout: float, output_cap: int, sandbox: SandboxSpec, mode: SandboxMode
+    ) -> TestRun:
+        """Raises SandboxUnavailable when ``mode`` is required and the sandbox cannot be set up."""
+        ...
 
 
 def test_environment() -> dict[str, str]:
@@ -43,10 +49,19 @@ def failed_tests(output: str) -> list[str]:
 
 
 class SubprocessRunner:
-    """Runs a test command as its own process group; kills the group on timeout."""
+    """Runs a test command in the sandbox, as its own process group; kills the group on timeout.
 
-    def run(self, command: str, cwd: Path, *, timeout: float, output_cap: int) -> TestRun:
-        argv = shlex.split(command)
+    ``bwrap`` is the sandbox program (a name on PATH or a path).
+    """
+
+    def __init__(self, *, bwrap: str = BWRAP) -> None:
+        self.bwrap = bwrap
+
+    def run(
+        self, command: str, cwd: Path, *, timeout: float, output_cap: int, sandbox: SandboxSpec, mode: SandboxMode
+    ) -> TestRun:
+        given = shlex.split(command)
+        argv = wrap(given, sandbox, mode, bwrap=self.bwrap, cwd=cwd)
         started = time.monotonic()
         try:
             process = subprocess.Popen(
@@ -63,7 +78,7 @@ class SubprocessRunner:
                 command=command,
                 exit_code=127,
                 duration_seconds=0.0,
-                output=f"could not start {argv[0]!r}: {exc.strerror}",
+                output=f"could not start {argv[0]!r} (for {given[0]!r}): {exc.strerror}",
             )
         timed_out = False
         try:
@@ -114,5 +129,13 @@ def verdict(before: TestRun | None, after: TestRun | None) -> Verdict:
     return "red"
 
 
-def verification(before: TestRun | None, after: TestRun | None, *, follow_up: bool = False) -> Verification:
-    return Verification(before=before, after=after, verdict=verdict(before, after), follow_up=follow_up)
+def verification(
+    before: TestRun | None, after: TestRun | None, *, follow_up: bool = False, not_run_reason: str | None = None
+) -> Verification:
+    return Verification(
+        before=before,
+        after=after,
+        verdict=verdict(before, after),
+        follow_up=follow_up,
+        not_run_reason=not_run_reason,
+    )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from fixer import gitcmd
+from fixer import gitcmd, owner
 from fixer.errors import WorkspaceError
 from fixer.models import RepoSpec
 
@@ -199,7 +199,8 @@ class Workspace:
     def worktree(self, cache: Path, commit: str) -> Iterator[Path]:
         """A detached worktree at ``commit``, removed afterwards whatever happens."""
         self.root.mkdir(parents=True, exist_ok=True)
-        parent = Path(tempfile.mkdtemp(prefix="attempt-", dir=self.root))
+        # Named after this process, so a restart can tell the attempts of a process that died.
+        parent = Path(tempfile.mkdtemp(prefix=f"attempt-{owner.token()}-", dir=self.root))
         path = parent / "work"
         try:
             gitcmd.run(cache, "worktree", "add", "--quiet", "--detach", str(path), commit)
@@ -209,6 +210,21 @@ class Workspace:
             shutil.rmtree(parent, ignore_errors=True)
             if removed.returncode != 0:
                 gitcmd.run(cache, "worktree", "prune", check=False)
+
+    def sweep_stale(self) -> list[Path]:
+        """Remove the attempt directories of processes that are gone (a crash leaves them behind),
+        then let each cache forget their worktrees. Returns what was removed."""
+        if not self.root.is_dir():
+            return []
+        removed = [path for path in self.root.glob("attempt-*") if path.is_dir() and owner.token_is_gone(path.name)]
+        caches = list(self.root.glob("*/cache.git")) if removed else []
+        for path in removed:
+            for cache in caches:  # --force twice: a worktree left locked by its dead process goes too
+                gitcmd.run(cache, "worktree", "remove", "--force", "--force", str(path / "work"), check=False)
+            shutil.rmtree(path, ignore_errors=True)
+        for cache in caches:
+            gitcmd.run(cache, "worktree", "prune", check=False)
+        return removed
 
     def authors_since(self, cache: Path, base: str, head: str) -> list[str]:
         """Author and committer emails of the commits on ``head`` that ``base`` does not have."""

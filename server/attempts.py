@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, insert, select
 
 from server.models import Incident, Status
+from server.redact import redact
 from server.store import Store, queries, writes
 from server.store.rows import AnyRow, to_incident
 from server.store.triage_schema import fix_attempts
@@ -55,6 +56,7 @@ def record_failed_attempt(
     """Count a failed attempt and move the incident: back to the queue after a backoff, or dead-lettered."""
     current = row if row is not None else queries.incident_row(connection, incident_id, for_update=True)
     number = current.attempts + 1
+    error = redact(error)  # a failure's message can quote test output or a remote's answer
     connection.execute(
         insert(fix_attempts).values(
             incident_pk=current.pk,

@@ -34,6 +34,12 @@ class RepoConfig(BaseModel):
     forge: Literal["local", "github"] = "local"
     github_repo: str | None = Field(default=None, description="owner/name on GitHub, for forge = 'github'.")
     policy: PolicyConfig = Field(default_factory=PolicyConfig, description="What a fix may touch.")
+    sandbox: Literal["required", "auto", "off"] | None = Field(
+        default=None,
+        description="How the test command is sandboxed; default: required off loopback, auto on it "
+        "(server/sandboxing.py).",
+    )
+    test_network: bool = Field(default=False, description="Let the sandboxed test command reach the network.")
 
     @field_validator("default_branch")
     @classmethod

@@ -188,6 +188,10 @@ class SignInRefused(HealerError):
     status_code = 401
 
 
+class DestinationRefused(Forbidden):
+    """An outgoing notification would reach loopback, link-local or cloud-metadata addresses."""
+
+
 class StoreUnavailable(HealerError):
     status_code = 503
 

@@ -14,6 +14,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
+
+from fixer import owner
 from fixer.errors import BranchTakenOver, ChangeRefused, FixerError, OpenPullRequestCapReached, VerificationRefused
 from fixer.forge import Forge
 from fixer.forge_local import LocalForge, ensure_bare_remote
@@ -26,9 +29,13 @@ from server.errors import ClaimConflict, InvalidInput
 from server.fix_models import FixOutcome, FixSubmission
 from server.logs import bind_incident
 from server.models import Incident, Status
+from server.redact import redact
+from server.reviews import PUSHING
+from server.sandboxing import hidden_paths, sandbox_mode
 from server.settings import Settings
 from server.store import Store, queries, writes
 from server.store.prs import StorePullRequests
+from server.store.schema import incidents
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +66,8 @@ def repo_spec(repo: RepoConfig, settings: Settings) -> RepoSpec:
         test_command=repo.test_command,
         test_timeout_seconds=repo.test_timeout_seconds,
         test_output_cap_bytes=repo.test_output_cap_bytes,
+        sandbox=sandbox_mode(repo, settings),
+        test_network=repo.test_network,
         forge=repo.forge,
         github_repo=repo.github_repo,
         policy=repo.policy,
@@ -96,7 +105,9 @@ class FixService:
         self.store = store
         self.config = config
         self.settings = settings
-        self.fixer = fixer or Fixer(Workspace(settings.home / "workspaces"))
+        self.fixer = fixer or Fixer(
+            Workspace(settings.home / "workspaces"), hidden=hidden_paths(settings), redact=redact
+        )
         self.forges = forges or (lambda repo: forge_for(repo, settings, store))
 
     def _begin(self, incident_id: str, agent: str, lease: timedelta) -> Incident:
@@ -119,7 +130,8 @@ class FixService:
                 now=now,
                 actor=f"agent:{agent}",
                 event="fix_started",
-                updates={"claim_expires_at": now + lease},
+                # Which process runs it: a restart on this host releases it if that process died.
+                updates={"claim_expires_at": now + lease, "fix_owner": owner.identity()},
                 row=row,
             )
             return to_incident(moved)
@@ -166,6 +178,11 @@ class FixService:
         incident = self.store.get(incident_id)
         bind_incident(incident.id, incident.trace_id)
         submission = FixSubmission.model_validate(payload["submission"])
+        with self.store.write() as connection:  # this process runs it now, whoever asked for the approval
+            connection.execute(
+                update(incidents).where(incidents.c.pk == queries.incident_row(connection, incident_id).pk),
+                {"fix_owner": owner.identity()},
+            )
         return self._run(incident_id, submission, agent=str(payload["agent"]), progress=progress)
 
     def _approval_needed(self, submission: FixSubmission) -> str | None:
@@ -267,7 +284,14 @@ class FixService:
             # Inside the try: a forge that cannot be set up (a GitHub App without its key, say) is a failed
             # attempt like any other, never an incident left in `fixing` until its lease runs out.
             forge = self.forges(repo)
-            result = self.fixer.submit(spec, request, forge, progress, open_pull_request=open_pr)
+            result = self.fixer.submit(
+                spec,
+                request,
+                forge,
+                progress,
+                open_pull_request=open_pr,
+                before_push=lambda commit: self._pushing(incident_id, agent, commit),
+            )
         except ChangeRefused as exc:
             self._back_to_agent(incident_id, agent, exc, counts=False)
             raise
@@ -292,9 +316,24 @@ class FixService:
             listed = "\n".join(f"- {item}" for item in submission.addresses)
             forge.comment(
                 result.pull_request.number,
-                f"Follow-up commit {result.commit[:12]} by {agent} addresses:\n{listed}",
+                redact(f"Follow-up commit {result.commit[:12]} by {agent} addresses:\n{listed}"),
             )
         return self._opened(incident_id, agent, result, submission)
+
+    def _pushing(self, incident_id: str, agent: str, commit: str) -> None:
+        """Record the commit about to be pushed, so the forge's webhook for it reads as the bot's own push
+        even when it arrives before the pull request is updated (see ``reviews`` on ``pr_pushed``)."""
+        with self.store.write() as connection:
+            row = queries.incident_row(connection, incident_id)
+            writes.record_event(
+                connection,
+                row.pk,
+                now=self.store.clock.now(),
+                actor=f"agent:{agent}",
+                event=PUSHING,
+                detail={"commit": commit},
+                trace_id=row.trace_id,
+            )
 
     def _patch_only(self, incident_id: str, agent: str, result: FixResult) -> FixOutcome:
         """Automation `patch`: the branch is pushed, a person opens the pull request."""

@@ -132,13 +132,41 @@ def comment(store: Store, config: HealerConfig, settings: Settings, number: int,
     return _apply(store, settings, config, pr, _event(pr, "command", by, command=command))
 
 
-def merge(store: Store, config: HealerConfig, settings: Settings, number: int, *, by: str) -> LocalPullRequest:
+RED = {"red", "timed_out"}
+
+
+def merge_blockers(store: Store, pr: LocalPullRequest) -> list[str]:
+    """Why this pull request should not be merged as it is: a draft, red tests, a failing check."""
+    why: list[str] = []
+    if pr.draft:
+        why.append("it is a draft (the tests did not confirm the fix)")
+    if not pr.incident_id:
+        return why
+    events = store.timeline(pr.incident_id, limit=10_000)
+    latest = next((e for e in reversed(events) if e.event in ("pr_opened", "pr_updated")), None)
+    if latest is not None and latest.detail.get("verification") in RED:
+        why.append(f"its tests are red ({latest.detail.get('tests') or latest.detail['verification']})")
+    ref = store.get(pr.incident_id).pull_request
+    if ref is not None and ref.review_state == "checks_failed":
+        why.append("a check failed on it")
+    return why
+
+
+def merge(
+    store: Store, config: HealerConfig, settings: Settings, number: int, *, by: str, force: bool = False
+) -> LocalPullRequest:
+    """Merge, as a person would on GitHub; a draft or red pull request only with ``force``."""
     records = StorePullRequests(store)
-    _pr(records, number)
-    try:
-        merged = forge_local.merge(
-            local_forge_dir(settings, config.repo(_pr(records, number).repo)), records, number, by=by
+    pr = _pr(records, number)
+    blockers = merge_blockers(store, pr) if pr.state == "open" else []
+    if blockers and not force:
+        raise ReviewError(
+            f"pull request #{number} was not merged: {'; '.join(blockers)}. Look at it with `healer pr show "
+            f"{number}`, ask for a change with `healer pr review {number} --request-changes -m TEXT`, or merge it "
+            "anyway with --force"
         )
+    try:
+        merged = forge_local.merge(local_forge_dir(settings, config.repo(pr.repo)), records, number, by=by)
     except ForgeError as exc:
         raise ReviewError(exc.message) from exc
     _apply(store, settings, config, merged, _event(merged, "pr_merged", by, body=merged.merge_commit or ""))

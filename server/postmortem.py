@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from server.errors import NotFound
 from server.models import Incident, Status, TimelineEvent
+from server.redact import redact
 from server.store import Store
 
 #: States after which a postmortem exists.
@@ -35,7 +36,8 @@ def render(store: Store, incident_id: str) -> str | None:
     events = store.timeline(incident_id, limit=5000)
     if not has_postmortem(incident, events):
         return None
-    return _markdown(incident, events)
+    # Redacted as a whole as it leaves: quoted agent and test text included, whenever it was stored.
+    return redact(_markdown(incident, events))
 
 
 def require(store: Store, incident_id: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 # Each rule: a name (shown in the placeholder, so a reader knows what was there) and a pattern.
@@ -26,9 +26,18 @@ _RULES: list[tuple[str, re.Pattern[str]]] = [
             r"(?i)(?:aws_?secret_?access_?key|aws_?secret)[\"']?\s*[:=]\s*[\"']?(?P<secret>[A-Za-z0-9/+=]{30,})"
         ),
     ),
-    ("slack-token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b")),
+    # Slack: xoxb-, xoxp-, xoxe-, xoxc-... (any letter), rotating "xoxe.xoxp-" tokens and app-level "xapp-".
+    # Real ones always carry digits, which spares words such as "xoxo-hugs-and-kisses".
+    ("slack-token", re.compile(r"\b(?:xox[a-z](?:\.xox[a-z])?|xapp)-(?=[A-Za-z0-9-]*\d)[A-Za-z0-9-]{10,}")),
     ("slack-webhook", re.compile(r"https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]+")),
-    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+    ("stripe-key", re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}")),
+    ("openai-key", re.compile(r"\bsk-(?:(?:proj|svcacct|admin|ant)-[A-Za-z0-9_-]{20,}|[A-Za-z0-9]{32,})")),
+    ("google-api-key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
+    ("npm-token", re.compile(r"\bnpm_[A-Za-z0-9]{36,}")),
+    ("webhook-secret", re.compile(r"\bwhsec_[A-Za-z0-9+/=]{20,}")),
+    # A JWT (or JWE) however short its parts, an unsigned one ending in ".", and a header alone:
+    # base64url of JSON starts "eyJ" ('{"'), which ordinary words do not.
+    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{6,}(?:\.[A-Za-z0-9_-]*){0,4}")),
     (
         "bearer-token",
         re.compile(r"(?i)\b(?:bearer|token)\s+(?P<secret>[A-Za-z0-9\-._~+/]{12,}=*)"),
@@ -84,6 +93,21 @@ _HINTS = (
     "aipa",
     "aws",
     "xox",
+    "xapp-",
+    "sk_live_",
+    "sk_test_",
+    "rk_live_",
+    "rk_test_",
+    # Not plain "sk-": "risk-", "disk-" and "task-" are everywhere in logs. Legacy OpenAI keys carry
+    # "T3BlbkFJ" (base64 of "OpenAI"); one without it is caught where the line also says "api", "token" or "secret".
+    "sk-proj-",
+    "sk-svcacct-",
+    "sk-admin-",
+    "sk-ant-",
+    "t3blbkfj",
+    "aiza",
+    "npm_",
+    "whsec_",
     "hooks.slack",
     "eyj",
     "bearer",
@@ -97,10 +121,33 @@ _HINTS = (
 )
 
 
+#: Values shorter than this are not replaced by value: they would cut ordinary words apart
+#: (and the configuration refuses secrets under 16 bytes anyway).
+MIN_HELD_CHARS = 8
+
+# The server's own secrets (API token, GitHub token, webhook, source and channel secrets), replaced
+# wherever they appear, whatever they look like. Set once at start by ``hold_secrets``.
+_held: tuple[str, ...] = ()
+
+
+def hold_secrets(values: Iterable[str]) -> None:
+    """From now on ``redact`` also replaces each of ``values`` (the server's own secrets) by value.
+
+    Called once at start, with everything the server holds; a later call replaces the set.
+    Longest first, so a secret that contains another is replaced whole.
+    """
+    global _held
+    unique = {value for value in values if len(value) >= MIN_HELD_CHARS}
+    _held = tuple(sorted(unique, key=len, reverse=True))
+
+
 def redact(text: str) -> str:
-    """``text`` with every secret it recognises replaced by ``[REDACTED:<kind>]``."""
+    """``text`` with the server's own secrets and every secret it recognises replaced by ``[REDACTED:<kind>]``."""
     if not text:
         return text
+    for secret in _held:
+        if secret in text:
+            text = text.replace(secret, "[REDACTED:server-secret]")
     lowered = text.lower()
     if not any(map(lowered.__contains__, _HINTS)):
         return text

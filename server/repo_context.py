@@ -17,6 +17,7 @@ from server.config import RepoConfig
 from server.errors import HealerError, NotFound, PathOutsideRepo
 from server.models import Incident, StackFrame
 from server.stacktrace import index_by_name, map_to_repo
+from server.untrusted import fence_frames
 
 if TYPE_CHECKING:
     from fixer.models import RepoSpec
@@ -251,9 +252,10 @@ def build_context(
         repo=repo.name, default_branch=repo.default_branch, commit=commit, branch=branch, test_command=repo.test_command
     )
     if incident is not None:
-        context.stack_frames = map_frames(incident.stack_frames, tree)
+        mapped = map_frames(incident.stack_frames, tree)
+        context.stack_frames = fence_frames(mapped)
         if file_path is None:
-            file_path, focus_line = _focus(incident, context.stack_frames)
+            file_path, focus_line = _focus(incident, mapped)
             line = line if line is not None else focus_line
     if file_path is None:
         context.note = (

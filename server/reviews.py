@@ -26,7 +26,7 @@ from server.review_models import Finding, FixFeedback, Verdict
 from server.store import Store, queries, writes
 from server.store.reviews_schema import findings
 from server.store.rows import AnyRow, public_id
-from server.store.schema import incidents
+from server.store.schema import incidents, timeline
 
 Kind = Literal[
     "pr_merged",
@@ -49,6 +49,8 @@ _PROMPT_FENCE = re.compile(r"^\s*```[a-z]*\n(.*?)\n```\s*$", re.DOTALL)
 _SUGGESTION = re.compile(r"```suggestion\n(.*?)\n```", re.DOTALL)
 _ACTIONABLE = re.compile(r"Actionable comments posted:\s*(\d+)", re.IGNORECASE)
 CODERABBIT = "coderabbitai[bot]"
+#: The timeline event the fixer records just before it pushes a commit (detail: ``commit``).
+PUSHING = "pushing"
 log = logging.getLogger(__name__)
 
 
@@ -189,7 +191,7 @@ def after(store: Store, event: ReviewEvent, outcome: str, forge: ForgeActions | 
         if event.external_id:
             forge.acknowledge(event.number, event.external_id)
         if event.command == "explain":
-            forge.comment(event.number, explain(store, event.incident_id))
+            forge.comment(event.number, redact(explain(store, event.incident_id)))
     except FixerError as exc:  # the command was applied; only the answer on the PR is missing
         log.warning("could not answer /healer %s on PR #%s: %s", event.command, event.number, exc.message)
 
@@ -234,6 +236,10 @@ def _apply(connection: Connection, row: AnyRow, status: Status, event: ReviewEve
         # (a token's login need not match HEALER_BOT_NAME; the commit still tells).
         if (event.trusted and event.actor.endswith("[bot]")) or (event.head_sha and event.head_sha == row.pr_head_sha):
             return "own push"
+        if event.head_sha and _pushed_by_the_bot(connection, row, event.head_sha):
+            # The webhook beat the fixer's own record of the new head: the push is real, so the head moved.
+            connection.execute(update(incidents).where(incidents.c.pk == row.pk).values(pr_head_sha=event.head_sha))
+            return "own push"
         connection.execute(update(incidents).where(incidents.c.pk == row.pk).values(pr_head_sha=event.head_sha))
         _note(
             connection,
@@ -275,6 +281,17 @@ def _apply(connection: Connection, row: AnyRow, status: Status, event: ReviewEve
     if kind == "command":
         return _command(connection, row, status, event, now)
     return "ignored"
+
+
+def _pushed_by_the_bot(connection: Connection, row: AnyRow, head: str) -> bool:
+    """Whether the fixer announced ``head`` as the commit it was about to push (its latest few pushes)."""
+    recent = connection.execute(
+        select(timeline.c.detail)
+        .where(timeline.c.incident_pk == row.pk, timeline.c.event == PUSHING)
+        .order_by(timeline.c.id.desc())
+        .limit(5)
+    ).all()
+    return any((item.detail or {}).get("commit") == head for item in recent)
 
 
 def _verdict(connection: Connection, row: AnyRow, status: Status, event: ReviewEvent, now: datetime) -> str:

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from server.credentials import Secret
+
 
 def default_home() -> Path:
     return Path("~/.local/share/devops-healer").expanduser()
@@ -22,7 +24,7 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy URL; default: a SQLite file healer.db under home."
     )
     config: Path | None = Field(default=None, description="The healer.toml file; default: healer.toml under home.")
-    api_token: SecretStr | None = Field(default=None, description="Bearer token for the REST and HTTP MCP faces.")
+    api_token: Secret | None = Field(default=None, description="Bearer token for the REST and HTTP MCP faces.")
     person_token: SecretStr | None = Field(
         default=None, description="`healer approve|deny --as LOGIN`: that person's own token (else it is asked for)."
     )
@@ -35,7 +37,7 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO")
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Extra Host header values the HTTP MCP endpoint accepts (DNS rebinding guard).",
+        description="Extra Host header values every route accepts (DNS rebinding guard), /mcp included.",
     )
     github_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("HEALER_GITHUB_TOKEN", "GITHUB_TOKEN")
@@ -50,7 +52,7 @@ class Settings(BaseSettings):
     github_seconds_between_writes: float = Field(
         default=1.0, ge=0, description="Pause between GitHub API writes (GitHub asks for at least one second)."
     )
-    github_webhook_secret: SecretStr | None = Field(default=None, description="Secret of the GitHub webhook.")
+    github_webhook_secret: Secret | None = Field(default=None, description="Secret of the GitHub webhook.")
     review_worker: bool = Field(
         default=True,
         description="Apply GitHub deliveries and check merged fixes inside `healer serve`; false when "
@@ -61,6 +63,9 @@ class Settings(BaseSettings):
     )
     bot_name: str = Field(default="devops-healer[bot]", description="Author of the bot's commits.")
     bot_email: str = Field(default="devops-healer@users.noreply.invalid")
+    bind_host: str = Field(
+        default="127.0.0.1", description="The address `healer serve` binds (its --host sets it); loopback or not."
+    )
     public_url: str | None = Field(
         default=None, description="Where people reach this server (links in PRs and notifications)."
     )

@@ -29,6 +29,7 @@ from fixer.errors import FixerError
 from server.config import HealerConfig
 from server.errors import ConfigError
 from server.models import Status
+from server.redact import redact
 from server.reviews import ForgeActions
 from server.store import Store, writes
 from server.store.rows import public_id
@@ -103,7 +104,7 @@ def sweep(
             forge = forge_for(result.incident_id)
             if forge is not None:
                 try:
-                    forge.comment(row.pr_number, _regressed_comment(result.incident_id, decided[1]))
+                    forge.comment(row.pr_number, redact(_regressed_comment(result.incident_id, decided[1])))
                 except FixerError as exc:  # the move stands; the comment is a courtesy
                     log.warning("could not comment on PR #%s of %s: %s", row.pr_number, result.incident_id, exc)
     return moved

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
+from fixer.sandbox import bwrap_path
 from tests.agent_harness import (
     ADD_EDIT,
     API_TOKEN,
@@ -73,7 +75,11 @@ def test_misbehaving_agents_are_bounded_and_recorded(tmp_path: Path) -> None:
             agent_table("crash", ["--mode", "crash"]),
             agent_table("flood", ["--mode", "flood"], transcript_cap_bytes=100_000),
             agent_table("linger", ["--mode", "linger", "--out", str(after)], sandbox="off"),
-            agent_table("env", ["--mode", "env"], env={"STANDIN_MODEL_KEY": "env:STANDIN_MODEL_KEY"}),
+            agent_table(
+                "env",
+                ["--mode", "env", "--probe", str(tmp_path / "home"), "--probe", str(tmp_path / "home" / "healer.db")],
+                env={"STANDIN_MODEL_KEY": "env:STANDIN_MODEL_KEY"},
+            ),
             agent_table("spend", ["--mode", "spend"], max_cost_usd=1.0),
         ]
     )
@@ -124,16 +130,22 @@ def test_misbehaving_agents_are_bounded_and_recorded(tmp_path: Path) -> None:
         line = next(json.loads(x) for x in transcript.splitlines() if '"environment"' in x)
         env = line["env"]
         listed = {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "STANDIN_MODEL_KEY"}
-        assert set(env) <= listed | {"HEALER_RUN_TOKEN", "HEALER_MCP_URL"}
+        # The runner's own two, and what the sandbox sets inside (its private /tmp, the working folder).
+        assert set(env) <= listed | {"HEALER_RUN_TOKEN", "HEALER_MCP_URL", "TMPDIR", "PWD"}
         assert env["HEALER_RUN_TOKEN"].startswith("[REDACTED") and env["HEALER_MCP_URL"].endswith("/mcp")
         assert "healer-run-" in env["HOME"]
         assert API_TOKEN not in transcript and model_key not in transcript
         assert env["STANDIN_MODEL_KEY"].startswith("[REDACTED")
+        if bwrap_path() is not None:  # sandbox = auto: HEALER_HOME and the database are out of its sight
+            assert line["sees"] == {str(tmp_path / "home"): False, str(tmp_path / "home" / "healer.db"): False}
+        else:
+            sys.stderr.write("bubblewrap is unavailable here: the agent ran without the sandbox\n")
 
 
 def test_a_run_token_works_on_its_own_incident_only(tmp_path: Path) -> None:
     other_file = tmp_path / "other-incident"
-    agents = agent_table("trespass", ["--mode", "trespass", "--other", f"@{other_file}"])
+    # Off the sandbox: the test hands it the other incident's id through a file the sandbox would hide.
+    agents = agent_table("trespass", ["--mode", "trespass", "--other", f"@{other_file}"], sandbox="off")
     with agent_server(tmp_path, agents) as server:
         url = server.url
         other = report(url, error="mul returned 7 for 2*3")

@@ -21,6 +21,7 @@ from tests.conftest import FIXTURES, ServerProcess, wait_until_triaged
 from tests.mcp_client import stdio_session, structured
 
 ALERTS = FIXTURES / "alerts"
+JSON = {"content-type": "application/json"}
 
 
 def body(path: str) -> bytes:
@@ -31,7 +32,7 @@ def body(path: str) -> bytes:
 def client(healer_home: Path, store: Store) -> Iterator[TestClient]:
     settings = Settings(home=healer_home)
     config = load_config(healer_home / "healer.toml")
-    with TestClient(build_app(settings, config, store, run_triage=False)) as test_client:
+    with TestClient(build_app(settings, config, store, run_triage=False), base_url="http://127.0.0.1") as test_client:
         yield test_client
 
 
@@ -68,7 +69,7 @@ def test_fixture_payloads(
 
 
 def test_sentry_frames_reach_the_incident(client: TestClient) -> None:
-    answer = client.post("/alerts/sentry", content=body("sentry/event_for_exception_python.json")).json()
+    answer = client.post("/alerts/sentry", content=body("sentry/event_for_exception_python.json"), headers=JSON).json()
     incident = client.get(f"/incidents/{answer['alerts'][0]['incident_id']}").json()
     assert [(f["filename"], f["lineno"]) for f in incident["stack_frames"]] == [("trigger-exception.py", 7)]
 
@@ -91,7 +92,7 @@ def test_mixed_group_resolves_per_alert_and_truncation_resolves_nothing(client: 
 
 
 def test_redelivery_counts_once(client: TestClient) -> None:
-    headers = {"X-Webhook-Id": "delivery-42"}
+    headers = {**JSON, "X-Webhook-Id": "delivery-42"}
     first = client.post("/alerts/alertmanager", content=body("alertmanager/prom_post_request.json"), headers=headers)
     again = client.post("/alerts/alertmanager", content=body("alertmanager/prom_post_request.json"), headers=headers)
     assert again.json()["redelivery"] is True and again.json()["alerts"] == first.json()["alerts"]
@@ -108,7 +109,7 @@ def test_redelivery_counts_once(client: TestClient) -> None:
     ],
 )
 def test_bad_deliveries_store_nothing(client: TestClient, source: str, payload: bytes, status: int, says: str) -> None:
-    answer = client.post(f"/alerts/{source}", content=payload)
+    answer = client.post(f"/alerts/{source}", content=payload, headers=JSON)
     assert answer.status_code == status and says in answer.json()["error"]["message"]
     assert client.get("/incidents").json()["items"] == []
 
@@ -117,15 +118,18 @@ def test_signed_source_refuses_a_wrong_signature(tmp_path: Path, store: Store, p
     home = tmp_path / "signed"
     home.mkdir()
     (home / "healer.toml").write_text('[sources.sentry]\nclient_secret = "s3cret"\n')
-    with TestClient(build_app(Settings(home=home), load_config(home / "healer.toml"), store, run_triage=False)) as c:
+    with TestClient(
+        build_app(Settings(home=home), load_config(home / "healer.toml"), store, run_triage=False),
+        base_url="http://127.0.0.1",
+    ) as c:
         raw = body("sentry/event_for_exception_python.json")
-        refused = c.post("/alerts/sentry", content=raw, headers={"Sentry-Hook-Signature": "0" * 64})
+        refused = c.post("/alerts/sentry", content=raw, headers={**JSON, "Sentry-Hook-Signature": "0" * 64})
         assert refused.status_code == 401 and "s3cret" not in refused.text
         import hashlib
         import hmac
 
         good = hmac.new(b"s3cret", raw, hashlib.sha256).hexdigest()
-        assert c.post("/alerts/sentry", content=raw, headers={"Sentry-Hook-Signature": good}).status_code == 202
+        assert c.post("/alerts/sentry", content=raw, headers={**JSON, "Sentry-Hook-Signature": good}).status_code == 202
         assert len(c.get("/incidents").json()["items"]) == 1
 
 
@@ -287,7 +291,7 @@ def grouped(tmp_path: Path, store: Store) -> Iterator[TestClient]:
     home.mkdir()
     (home / "healer.toml").write_text(GROUPED)
     app = build_app(Settings(home=home), load_config(home / "healer.toml"), store, run_triage=False)
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url="http://127.0.0.1") as test_client:
         yield test_client
 
 

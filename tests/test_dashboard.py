@@ -26,7 +26,9 @@ TOKEN = "s3cret-token-for-tests"
 
 def make_client(home: Path, store: Store, **settings: Any) -> TestClient:
     config = load_config(home / "healer.toml")
-    return TestClient(build_app(Settings(home=home, **settings), config, store, run_triage=False))
+    return TestClient(
+        build_app(Settings(home=home, **settings), config, store, run_triage=False), base_url="http://127.0.0.1"
+    )
 
 
 @pytest.fixture

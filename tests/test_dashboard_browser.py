@@ -167,11 +167,11 @@ def test_a_report_to_another_process_appears_live(page: Any, servers: tuple[Serv
     assert page.evaluate("window.notReloaded") is True
 
 
-def _start_on(env: dict[str, str], log: Path, port: int) -> ServerProcess:
+def _start_on(env: dict[str, str], log: Path, port: int, wait: float = 30) -> ServerProcess:
     handle = log.open("ab")
     process = subprocess.Popen([HEALER, "serve", "--port", str(port)], env=env, stdout=handle, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -342,3 +342,35 @@ def test_overview_page(page: Any, servers: tuple[ServerProcess, ServerProcess], 
     assert page.locator('[data-stage-count="pr_open"]').inner_text() == "1"
     assert page.get_by_role("link", name=made[1]).is_visible()
     shot(page, "overview")
+
+
+def test_the_list_fits_a_phone(browser: Any, env: dict[str, str], tmp_path: Path) -> None:
+    """At 420 px (an on-call phone) the incident, its title and its status show without sideways scrolling."""
+    first = _start_on(env, tmp_path / "phone.log", free_port(), wait=120)  # a loaded CI machine starts it slowly
+    made = [
+        report(first, service="calc", error="add returns a - b for every pair of arguments it is given"),
+        report(first, service="billing", error="charge declined twice", severity="critical"),
+    ]
+    for iid in made:
+        wait_status(first, iid, "pending" if iid == made[0] else "awaiting_approval")
+    context = browser.new_context(viewport={"width": 420, "height": 860}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(first.url + "/")
+        for iid in made:
+            row = page.locator(f"#row-{iid}")
+            for part in (row.locator("th a"), row.locator(".title"), row.locator("[data-field=status]")):
+                assert part.is_visible()
+                box = part.bounding_box()
+                assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 420, (iid, box)
+        assert page.locator(f"#row-{made[0]} .status-text").inner_text() == "Waiting for an agent"
+        wide = page.evaluate(
+            "[document.documentElement.scrollWidth, document.querySelector('.table-wrap').scrollWidth,"
+            " document.querySelector('.table-wrap').clientWidth]"
+        )
+        assert wide[0] <= 420 and wide[1] <= wide[2], wide  # neither the page nor the table scrolls sideways
+        assert shot(page, "list-phone").stat().st_size > 5_000
+    finally:
+        context.close()
+        first.stop()

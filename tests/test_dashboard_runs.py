@@ -25,7 +25,7 @@ def client(healer_home: Path, store: Store) -> Iterator[TestClient]:
     config_file = healer_home / "healer.toml"
     config_file.write_text(config_file.read_text() + AGENTS)
     app = build_app(Settings(home=healer_home), load_config(config_file), store, run_triage=False)
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url="http://127.0.0.1") as test_client:
         yield test_client
 
 

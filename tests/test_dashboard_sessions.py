@@ -46,7 +46,9 @@ def home(healer_home: Path) -> Path:
 
 def make_client(home: Path, store: Store, **settings: Any) -> TestClient:
     config = load_config(home / "healer.toml")
-    return TestClient(build_app(Settings(home=home, **settings), config, store, run_triage=False))
+    return TestClient(
+        build_app(Settings(home=home, **settings), config, store, run_triage=False), base_url="http://127.0.0.1"
+    )
 
 
 @pytest.fixture
@@ -106,7 +108,9 @@ def test_a_copied_cookie_stops_working_on_an_open_dashboard_too(home: Path, stor
     """No API token: pages are open, but the copy no longer acts as ana, so it cannot approve."""
     incident_id = waiting(store, home)
     with make_client(home, store) as browser:
-        thief = TestClient(browser.app)  # another browser on the same server (an open dashboard's key is its own)
+        thief = TestClient(
+            browser.app, base_url="http://127.0.0.1"
+        )  # another browser on the same server (an open dashboard's key is its own)
         assert sign_in(browser, "ana", ANA).status_code == 303
         thief.cookies.set("healer_session", browser.cookies.get("healer_session") or "")
         assert "Signed in as <strong>ana</strong>" in thief.get("/").text

@@ -60,7 +60,9 @@ def config(home: Path) -> HealerConfig:
 
 @pytest.fixture
 def client(home: Path, config: HealerConfig, store: Store) -> Iterator[TestClient]:
-    with TestClient(build_app(Settings(home=home), config, store, run_triage=False)) as test_client:
+    with TestClient(
+        build_app(Settings(home=home), config, store, run_triage=False), base_url="http://127.0.0.1"
+    ) as test_client:
         yield test_client
 
 

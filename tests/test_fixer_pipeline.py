@@ -111,7 +111,10 @@ def test_edits_work_and_a_resubmission_updates_the_same_pull_request(setup: Setu
     assert len(setup.records.list_prs()) == 1
     assert git(setup.bare, "rev-list", "--count", "main..healer/INC-20261122-0001").strip() == "2"
     assert second.verification.verdict == "green"  # both faults fixed on the branch now
-    assert setup.records.get(1).title.startswith("fix(calc): mul multiplies")  # type: ignore[union-attr]
+    pr = setup.records.get(1)
+    assert pr is not None
+    assert pr.title.startswith("fix(calc): add adds")  # a review round keeps the title the reviewer read
+    assert "### Round 1: mul multiplies" in pr.body
 
 
 def test_rewriting_the_body_keeps_another_bots_block(setup: Setup) -> None:

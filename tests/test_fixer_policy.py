@@ -66,6 +66,11 @@ CASES = [
     ("path-inside-repo", edit("vendor/evil.py", "x = 1\n"), {}),  # vendor is a symlink to /tmp (see fixture)
     ("path-inside-repo", Change(diff=SYMLINK_DIFF), {}),  # the diff would create a symlink
     ("deny-list", edit(".github/workflows/ci.yml", "on: [push]\n"), {}),  # CI workflows
+    ("deny-list", edit(".github/actions/setup/action.yml", "runs: {}\n"), {}),  # actions the workflows run
+    ("deny-list", edit(".gitattributes", "*.py filter=x\n"), {}),  # git's filter drivers
+    ("deny-list", edit(".gitmodules", "[submodule]\n"), {}),  # where submodules come from
+    ("path-inside-repo", edit("app/evil\0.py", "x = 1\n"), {}),  # a NUL byte in a path
+    ("path-inside-repo", edit("app/evil\n.py", "x = 1\n"), {}),  # a newline in a path
     ("deny-list", edit("config/.env.production", "A=1\n"), {}),  # env files anywhere
     ("deny-list", edit("certs/server.pem", "cert\n"), {}),  # keys and certificates
     ("deny-list", Change(diff=QUOTED_WORKFLOW_DIFF), {}),  # a quoted header names the workflow too

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from github import Auth, Github
 
 from fixer.errors import ForgeAuthError, ForgeError, ForgeRateLimited
 from fixer.forge import PullRequestDraft, marker
@@ -140,8 +141,16 @@ def test_pipeline_pushes_over_http_then_opens_and_updates_one_pull_request(
     assert list(emulator.pulls) == [1]
     pr = emulator.pulls[1]
     assert (pr.head, pr.base, pr.labels) == (BRANCH, "main", ["healer", "severity:high"])
-    assert pr.title == f"fix(calc): mul multiplies [{INCIDENT}]"
+    # A review round keeps the title and the first fix's account, and adds the round below it.
+    assert pr.title == f"fix(calc): add adds [{INCIDENT}]"
     assert marker(INCIDENT) in str(pr.body)
+    # Read back through PyGithub, as a reviewer's tools would see it.
+    read = Github(auth=Auth.Token(TOKEN), base_url=emulator.url).get_repo("acme/payments").get_pull(1)
+    assert read.title == f"fix(calc): add adds [{INCIDENT}]"
+    original, _, rounds = read.body.partition("## Review rounds")
+    assert "## Root cause" in original and "`app/calc.py` (+1 -1)" in original
+    assert "### Round 1: mul multiplies" in rounds and "#### Verification" in rounds
+    assert read.body.count(marker(INCIDENT)) == 1
     # The pushes went through git smart HTTP into the emulator's bare repository: the PR head is real.
     assert git(emulator.bare, "rev-list", "--count", f"main..{BRANCH}").strip() == "2"
     assert second.pull_request.head_sha == emulator.default.sha(BRANCH)

@@ -136,7 +136,7 @@ def config(tmp_path: Path, payments_repo: Path) -> HealerConfig:
 @pytest.fixture
 def hooks(tmp_path: Path, store: Store, config: HealerConfig) -> Iterator[Hooks]:
     settings = Settings(home=tmp_path, github_webhook_secret=SecretStr(SECRET))
-    with TestClient(build_app(settings, config, store, run_triage=False)) as client:
+    with TestClient(build_app(settings, config, store, run_triage=False), base_url="http://127.0.0.1") as client:
         yield Hooks(client, store, config)
 
 
@@ -183,12 +183,19 @@ def test_a_delivery_without_a_valid_signature_is_refused_and_not_recorded(
 
 
 def test_without_a_secret_the_endpoint_is_closed(tmp_path: Path, store: Store, config: HealerConfig) -> None:
-    with TestClient(build_app(Settings(home=tmp_path), config, store, run_triage=False)) as client:
+    with TestClient(
+        build_app(Settings(home=tmp_path), config, store, run_triage=False), base_url="http://127.0.0.1"
+    ) as client:
         body = (HOOKS / "ping/payload.json").read_bytes()
         answer = client.post(
             "/github/webhook",
             content=body,
-            headers={"X-GitHub-Event": "ping", "X-GitHub-Delivery": "d-1", "X-Hub-Signature-256": sign(body)},
+            headers={
+                "X-GitHub-Event": "ping",
+                "X-GitHub-Delivery": "d-1",
+                "X-Hub-Signature-256": sign(body),
+                "Content-Type": "application/json",
+            },
         )
     assert answer.status_code == 503
     assert "HEALER_GITHUB_WEBHOOK_SECRET" in answer.json()["error"]["message"]
@@ -198,7 +205,9 @@ def test_without_a_secret_the_endpoint_is_closed(tmp_path: Path, store: Store, c
 
 def test_missing_headers_and_non_json_bodies_are_explained(hooks: Hooks) -> None:
     body = b'{"zen": "x"}'
-    answer = hooks.client.post("/github/webhook", content=body, headers={"X-Hub-Signature-256": sign(body)})
+    answer = hooks.client.post(
+        "/github/webhook", content=body, headers={"X-Hub-Signature-256": sign(body), "Content-Type": "application/json"}
+    )
     assert answer.status_code == 422 and "X-GitHub-Event and X-GitHub-Delivery" in answer.json()["error"]["message"]
     answer = hooks.post("ping", b"[1, 2]")
     assert answer.status_code == 422 and "application/json" in answer.json()["error"]["message"]

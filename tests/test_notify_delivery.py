@@ -29,9 +29,10 @@ def notify_config(slack: str, teams: str, hook: str, secret: str) -> HealerConfi
         {
             "notify": {
                 "channels": {
-                    "oncall": {"type": "slack", "url": slack},
-                    "ops": {"type": "teams", "url": teams},
-                    "audit": {"type": "webhook", "url": hook, "secret": secret},
+                    # The receivers listen on loopback, which channels refuse unless allow_private is set.
+                    "oncall": {"type": "slack", "url": slack, "allow_private": True},
+                    "ops": {"type": "teams", "url": teams, "allow_private": True},
+                    "audit": {"type": "webhook", "url": hook, "secret": secret, "allow_private": True},
                 }
             }
         }
@@ -76,7 +77,11 @@ def test_a_failing_receiver_gets_the_same_message_until_it_answers(store: Store,
     secret = generate_secret()
     with receiver(answers=[500, 500]) as hook:
         config = parse_config(
-            {"notify": {"channels": {"audit": {"type": "webhook", "url": hook.url, "secret": secret}}}}
+            {
+                "notify": {
+                    "channels": {"audit": {"type": "webhook", "url": hook.url, "secret": secret, "allow_private": True}}
+                }
+            }
         )
         sender = Sender(store, load_notify(config, {}))
         sender.rng.seed(3)
@@ -92,7 +97,18 @@ def test_a_failing_receiver_gets_the_same_message_until_it_answers(store: Store,
 def test_nothing_is_sent_for_a_rolled_back_transition(store: Store) -> None:
     with receiver() as hook:
         config = parse_config(
-            {"notify": {"channels": {"audit": {"type": "webhook", "url": hook.url, "secret": generate_secret()}}}}
+            {
+                "notify": {
+                    "channels": {
+                        "audit": {
+                            "type": "webhook",
+                            "url": hook.url,
+                            "secret": generate_secret(),
+                            "allow_private": True,
+                        }
+                    }
+                }
+            }
         )
         sender = Sender(store, load_notify(config, {}))
         iid = store.ingest(normalize(IncidentIn(service="x", error="e", severity="high"), HealerConfig())).id
@@ -115,6 +131,7 @@ def test_a_server_killed_before_sending_delivers_after_restart(tmp_path: Path, h
     (healer_home / "healer.toml").write_text(
         (healer_home / "healer.toml").read_text()
         + f'\n[notify.channels.audit]\ntype = "webhook"\nurl = "http://127.0.0.1:{port}/hook"\nsecret = "{secret}"\n'
+        + "allow_private = true\n"
     )
     env = healer_env(healer_home)
     server = start_server(env, tmp_path / "one.log")

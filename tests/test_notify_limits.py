@@ -20,7 +20,9 @@ from tests.receivers import Received, receiver
 
 
 def slack_sender(store: Store, url: str, **limits: Any) -> Sender:
-    config = parse_config({"notify": {"channels": {"oncall": {"type": "slack", "url": url, **limits}}}})
+    config = parse_config(
+        {"notify": {"channels": {"oncall": {"type": "slack", "url": url, "allow_private": True, **limits}}}}
+    )
     return Sender(store, load_notify(config, {}))
 
 

@@ -208,7 +208,7 @@ def receiver() -> Iterator[str]:
 
 def test_rendered_request_is_accepted_by_a_receiver_over_http(receiver: str) -> None:
     _Receiver.received.clear()
-    config = WebhookConfig(url=SecretStr(receiver), secret=SecretStr(VECTOR_SECRET))
+    config = WebhookConfig(url=SecretStr(receiver), secret=SecretStr(VECTOR_SECRET), allow_private=True)
     request = WebhookChannel("audit", config).render(event(), now=now())
     response = httpx.post(request.url.get_secret_value(), content=request.body, headers=request.headers)
     assert response.status_code == 204

@@ -29,7 +29,9 @@ from tests.fixer_repo import ADD_FIX, TEST_COMMAND, diff_for, make_calc_repo
 @pytest.fixture
 def client(healer_home: Path, store: Store) -> Iterator[TestClient]:
     config = load_config(healer_home / "healer.toml")
-    with TestClient(build_app(Settings(home=healer_home), config, store, run_triage=False)) as test_client:
+    with TestClient(
+        build_app(Settings(home=healer_home), config, store, run_triage=False), base_url="http://127.0.0.1"
+    ) as test_client:
         yield test_client
 
 

@@ -60,7 +60,7 @@ def config(home: Path) -> HealerConfig:
 @pytest.fixture
 def client(home: Path, config: HealerConfig, store: Store) -> Iterator[TestClient]:
     settings = Settings(home=home, api_token=API_TOKEN)
-    with TestClient(build_app(settings, config, store, run_triage=False)) as test_client:
+    with TestClient(build_app(settings, config, store, run_triage=False), base_url="http://127.0.0.1") as test_client:
         yield test_client
 
 
@@ -98,7 +98,9 @@ def test_the_shared_api_token_can_ask_but_never_answer(
 
 def test_an_open_install_needs_a_person_token_to_approve(home: Path, config: HealerConfig, store: Store) -> None:
     """No API token (loopback): anyone may report and read, but a name in the body approves nothing."""
-    with TestClient(build_app(Settings(home=home), config, store, run_triage=False)) as client:
+    with TestClient(
+        build_app(Settings(home=home), config, store, run_triage=False), base_url="http://127.0.0.1"
+    ) as client:
         incident_id = report(store, config)
         refused = client.post(f"/incidents/{incident_id}/approve", json={"approver": "ana"})
         assert refused.status_code == 403 and "no person's token was sent" in refused.json()["error"]["message"]

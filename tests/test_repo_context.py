@@ -77,6 +77,9 @@ def test_incident_frames_choose_the_file(payments_repo: Path, tmp_path: Path) ->
     context = build_context(spec(payments_repo), tmp_path, incident=incident)
     assert context.file_path == "app/db.py" and context.end_line == 41
     assert [f.repo_path for f in context.stack_frames] == ["app/api.py", "app/db.py", None]
+    # What the report said of each frame reaches the agent fenced; the path found in the repository does not.
+    assert context.stack_frames[1].function == "<untrusted-incident-data>\nconnect\n</untrusted-incident-data>"
+    assert context.stack_frames[1].filename.startswith("<untrusted-incident-data>")
 
 
 def test_missing_file_suggests_close_names(payments_repo: Path, tmp_path: Path) -> None:

@@ -292,7 +292,12 @@ def _signed_merge(world_url: str, number: int, delivery: str) -> httpx.Response:
     data["sender"]["login"] = "ana"
     body = json.dumps(data).encode()
     signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    headers = {"X-GitHub-Event": "pull_request", "X-GitHub-Delivery": delivery, "X-Hub-Signature-256": signature}
+    headers = {
+        "X-GitHub-Event": "pull_request",
+        "X-GitHub-Delivery": delivery,
+        "X-Hub-Signature-256": signature,
+        "Content-Type": "application/json",
+    }
     return httpx.post(f"{world_url}/github/webhook", content=body, headers=headers, timeout=10)
 
 

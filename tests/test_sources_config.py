@@ -24,13 +24,13 @@ from .sns_ca import RecordingFetcher
 TWO_ALERTMANAGERS = """
 [sources.am-prod]
 type = "alertmanager"
-bearer_token = "prod-token-1f"
+bearer_token = "prod-token-1f-7e3a90c2"
 service_label = "app"
 
 [sources.am-staging]
 type = "alertmanager"
 basic_username = "staging"
-basic_password = "staging-pw-2c"
+basic_password = "staging-pw-2c-93d7a1e5"
 
 [sources.sentry]
 client_secret = "sentry-secret-9d"
@@ -59,10 +59,10 @@ def test_named_instances_each_at_their_own_path() -> None:
 def test_instances_verify_with_their_own_secrets(clock: FakeClock) -> None:
     intake = AlertIntake(load_sources(tomllib.loads(TWO_ALERTMANAGERS)), fetch=RecordingFetcher(), clock=clock)
     body = b'{"alerts": [{"labels": {"alertname": "x", "app": "web"}}]}'
-    parsed = intake.receive("am-prod", {"Authorization": "Bearer prod-token-1f"}, body)
+    parsed = intake.receive("am-prod", {"Authorization": "Bearer prod-token-1f-7e3a90c2"}, body)
     assert (parsed.source_name, parsed.alerts[0].source_name, parsed.alerts[0].service) == ("am-prod", "am-prod", "web")
     with pytest.raises(SourceUnauthorized):
-        intake.receive("am-staging", {"Authorization": "Bearer prod-token-1f"}, body)
+        intake.receive("am-staging", {"Authorization": "Bearer prod-token-1f-7e3a90c2"}, body)
     with pytest.raises(SourceNotFound) as caught:
         intake.receive("alertmanager", {}, body)
     assert caught.value.status_code == 404
@@ -111,14 +111,16 @@ def test_config_errors_do_not_echo_secrets() -> None:
     assert "s3cr3t-value" not in caught.value.message
 
 
+LONG = "a-secret-of-24-bytes-3c9"
+
 UNAUTHENTICATED: list[tuple[str, dict[str, Any], bool]] = [
     ("alertmanager", {}, True),
-    ("alertmanager", {"bearer_token": "t"}, False),
-    ("grafana", {"hmac_secret": "s"}, False),
-    ("sentry", {"client_secret": "s"}, False),
-    ("pagerduty", {"routing_keys": ["k"]}, False),
-    ("datadog", {"header_secret": "s"}, False),
-    ("kestra", {"basic_username": "k", "basic_password": "p"}, False),
+    ("alertmanager", {"bearer_token": LONG}, False),
+    ("grafana", {"hmac_secret": LONG}, False),
+    ("sentry", {"client_secret": LONG}, False),
+    ("pagerduty", {"routing_keys": [LONG]}, False),
+    ("datadog", {"header_secret": LONG}, False),
+    ("kestra", {"basic_username": "k", "basic_password": LONG}, False),
     ("cloudwatch", {"topic_arns": ["arn:aws:sns:us-east-1:1:t"]}, False),
     ("cloudwatch", {"max_age_seconds": 60}, True),  # any topic may sign: not authenticated
 ]
@@ -138,7 +140,7 @@ def test_secrets_never_appear_in_reprs() -> None:
     sources = load_sources(tomllib.loads(TWO_ALERTMANAGERS))
     for config in sources.values():
         text = repr(config) + str(config.model_dump())
-        for secret in ("prod-token-1f", "staging-pw-2c", "sentry-secret-9d"):
+        for secret in ("prod-token-1f-7e3a90c2", "staging-pw-2c-93d7a1e5", "sentry-secret-9d"):
             assert secret not in text
 
 
@@ -184,7 +186,7 @@ def test_kestra_contract_is_published_with_descriptions() -> None:
 
 # `healer serve` as a real process: what it refuses before it binds, and what it warns about.
 AM_WITHOUT_SECRET = '[sources.am-edge]\ntype = "alertmanager"\n'
-AM_WITH_SECRET = '[sources.am-edge]\ntype = "alertmanager"\nbearer_token = "edge-token-5e"\n'
+AM_WITH_SECRET = '[sources.am-edge]\ntype = "alertmanager"\nbearer_token = "edge-token-5e-60b1f4d8"\n'
 CW_ANY_TOPIC = '[sources.cw]\ntype = "cloudwatch"\nmax_age_seconds = 60\n'
 
 
@@ -213,7 +215,7 @@ def test_serve_on_all_interfaces_refuses_a_source_without_a_secret(tmp_path: Pat
     )
     assert done.returncode != 0
     assert "refusing to listen on 0.0.0.0" in done.stderr and named in done.stderr
-    assert "edge-token-5e" not in done.stderr + done.stdout
+    assert "edge-token-5e-60b1f4d8" not in done.stderr + done.stdout
 
 
 def test_serve_on_all_interfaces_starts_when_every_source_has_a_secret(tmp_path: Path) -> None:
@@ -221,7 +223,9 @@ def test_serve_on_all_interfaces_starts_when_every_source_has_a_secret(tmp_path:
     try:
         # The source's own secret lets its deliveries in without the API token; anything else is refused.
         url = f"{running.url}/alerts/am-edge"
-        good = httpx.post(url, json={"alerts": []}, headers={"Authorization": "Bearer edge-token-5e"}, timeout=5)
+        good = httpx.post(
+            url, json={"alerts": []}, headers={"Authorization": "Bearer edge-token-5e-60b1f4d8"}, timeout=5
+        )
         wrong = httpx.post(url, json={"alerts": []}, headers={"Authorization": "Bearer guess"}, timeout=5)
         assert (good.status_code, wrong.status_code) == (202, 401), good.text
     finally:

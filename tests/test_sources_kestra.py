@@ -163,7 +163,7 @@ def test_webhook_flow_example_opens_an_incident(
     body = render(task["body"], context)
     settings = Settings(home=healer_home, api_token=TOKEN)
     app = build_app(settings, load_config(healer_home / "healer.toml"), store, run_triage=False)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         answer = client.post("/incidents", content=body, headers={**headers, "Content-Type": "application/json"})
         assert answer.status_code == 202, answer.text
         again = client.post("/incidents", content=body, headers={**headers, "Content-Type": "application/json"})

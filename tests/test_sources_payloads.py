@@ -175,8 +175,8 @@ def test_invalid_body_names_the_json_path(name: str) -> None:
     ("body", "message"),
     [
         (b"[1, 2]", "$: expected a JSON object, got an array"),
-        (b'{"alerts": [', "$: not valid JSON (Expecting value at line 1 column 13)"),
-        (b'{"alerts": "\xff"}', "$: not UTF-8 text"),
+        (b'{"alerts": [', "$: not valid JSON (EOF while parsing a list at line 1 column 12)"),
+        (b'{"alerts": "\xff"}', "$: not valid JSON (invalid unicode code point at line 1 column 13)"),
     ],
 )
 def test_body_that_is_not_a_json_object(body: bytes, message: str, clock: FakeClock) -> None:

@@ -25,7 +25,7 @@ SENTRY_BODY = (FIXTURES / "alerts/sentry/issue_created_for_exception.json").read
 PD_V3_BODY = (FIXTURES / "alerts/pagerduty/triggered_v3.json").read_bytes()
 PD_V2_BODY = json.dumps(
     {
-        "routing_key": "R0UTINGKEY-1",
+        "routing_key": "R0UTINGKEY-1-5f3c8a0d",
         "event_action": "trigger",
         "dedup_key": "db-down",
         "payload": {"summary": "db down", "source": "db-1", "severity": "critical"},
@@ -72,45 +72,51 @@ Row = tuple[str, dict[str, Any], dict[str, str], bytes, str | None]
 
 ROWS: dict[str, Row] = {
     # Alertmanager http_config: bearer token or basic auth.
-    "am bearer ok": ("alertmanager", {"bearer_token": "tok-9f3a"}, {"Authorization": "Bearer tok-9f3a"}, AM_BODY, None),
+    "am bearer ok": (
+        "alertmanager",
+        {"bearer_token": "tok-9f3a-81c2d4e6b7"},
+        {"Authorization": "Bearer tok-9f3a-81c2d4e6b7"},
+        AM_BODY,
+        None,
+    ),
     "am bearer scheme any case": (
         "alertmanager",
-        {"bearer_token": "tok-9f3a"},
-        {"authorization": "bearer tok-9f3a"},
+        {"bearer_token": "tok-9f3a-81c2d4e6b7"},
+        {"authorization": "bearer tok-9f3a-81c2d4e6b7"},
         AM_BODY,
         None,
     ),
     "am bearer wrong": (
         "alertmanager",
-        {"bearer_token": "tok-9f3a"},
+        {"bearer_token": "tok-9f3a-81c2d4e6b7"},
         {"Authorization": "Bearer nope"},
         AM_BODY,
         "bearer",
     ),
     "am bearer missing": (
         "alertmanager",
-        {"bearer_token": "tok-9f3a"},
+        {"bearer_token": "tok-9f3a-81c2d4e6b7"},
         {},
         AM_BODY,
         "no Authorization header was sent",
     ),
     "am basic ok": (
         "alertmanager",
-        {"basic_username": "am", "basic_password": "pw-4c1d"},
-        {"Authorization": basic("am", "pw-4c1d")},
+        {"basic_username": "am", "basic_password": "pw-4c1d-9e2a7f60b3"},
+        {"Authorization": basic("am", "pw-4c1d-9e2a7f60b3")},
         AM_BODY,
         None,
     ),
     "am basic wrong password": (
         "alertmanager",
-        {"basic_username": "am", "basic_password": "pw-4c1d"},
+        {"basic_username": "am", "basic_password": "pw-4c1d-9e2a7f60b3"},
         {"Authorization": basic("am", "pw-wrong")},
         AM_BODY,
         "basic auth",
     ),
     "am basic garbage": (
         "alertmanager",
-        {"basic_username": "am", "basic_password": "pw-4c1d"},
+        {"basic_username": "am", "basic_password": "pw-4c1d-9e2a7f60b3"},
         {"Authorization": "Basic !!!"},
         AM_BODY,
         "basic auth",
@@ -119,38 +125,38 @@ ROWS: dict[str, Row] = {
     # Grafana HMAC over the body, or over "timestamp:body" with a timestamp header.
     "grafana hmac ok": (
         "grafana",
-        {"hmac_secret": "gsec-51b2"},
-        {"X-Grafana-Alerting-Signature": hex_hmac("gsec-51b2", AM_BODY)},
+        {"hmac_secret": "gsec-51b2-a7c40e9d"},
+        {"X-Grafana-Alerting-Signature": hex_hmac("gsec-51b2-a7c40e9d", AM_BODY)},
         AM_BODY,
         None,
     ),
     "grafana hmac tampered body": (
         "grafana",
-        {"hmac_secret": "gsec-51b2"},
-        {"X-Grafana-Alerting-Signature": hex_hmac("gsec-51b2", AM_BODY)},
+        {"hmac_secret": "gsec-51b2-a7c40e9d"},
+        {"X-Grafana-Alerting-Signature": hex_hmac("gsec-51b2-a7c40e9d", AM_BODY)},
         tampered(AM_BODY),
         "does not match",
     ),
     "grafana hmac wrong secret": (
         "grafana",
-        {"hmac_secret": "gsec-51b2"},
-        {"X-Grafana-Alerting-Signature": hex_hmac("gsec-0ther", AM_BODY)},
+        {"hmac_secret": "gsec-51b2-a7c40e9d"},
+        {"X-Grafana-Alerting-Signature": hex_hmac("gsec-0ther-4a1e2d9c", AM_BODY)},
         AM_BODY,
         "does not match",
     ),
-    "grafana hmac missing": ("grafana", {"hmac_secret": "gsec-51b2"}, {}, AM_BODY, "header is missing"),
+    "grafana hmac missing": ("grafana", {"hmac_secret": "gsec-51b2-a7c40e9d"}, {}, AM_BODY, "header is missing"),
     "grafana custom header": (
         "grafana",
-        {"hmac_secret": "gsec-51b2", "hmac_header": "X-Sig"},
-        {"X-Sig": hex_hmac("gsec-51b2", AM_BODY)},
+        {"hmac_secret": "gsec-51b2-a7c40e9d", "hmac_header": "X-Sig"},
+        {"X-Sig": hex_hmac("gsec-51b2-a7c40e9d", AM_BODY)},
         AM_BODY,
         None,
     ),
     "grafana timestamp ok": (
         "grafana",
-        {"hmac_secret": "gsec-51b2", "timestamp_header": "X-Grafana-Alerting-Timestamp"},
+        {"hmac_secret": "gsec-51b2-a7c40e9d", "timestamp_header": "X-Grafana-Alerting-Timestamp"},
         {
-            "X-Grafana-Alerting-Signature": hex_hmac("gsec-51b2", NOW_S.encode() + b":" + AM_BODY),
+            "X-Grafana-Alerting-Signature": hex_hmac("gsec-51b2-a7c40e9d", NOW_S.encode() + b":" + AM_BODY),
             "X-Grafana-Alerting-Timestamp": NOW_S,
         },
         AM_BODY,
@@ -158,9 +164,15 @@ ROWS: dict[str, Row] = {
     ),
     "grafana timestamp too old": (
         "grafana",
-        {"hmac_secret": "gsec-51b2", "timestamp_header": "X-Grafana-Alerting-Timestamp", "max_age_seconds": 300},
         {
-            "X-Grafana-Alerting-Signature": hex_hmac("gsec-51b2", f"{int(NOW.timestamp()) - 301}:".encode() + AM_BODY),
+            "hmac_secret": "gsec-51b2-a7c40e9d",
+            "timestamp_header": "X-Grafana-Alerting-Timestamp",
+            "max_age_seconds": 300,
+        },
+        {
+            "X-Grafana-Alerting-Signature": hex_hmac(
+                "gsec-51b2-a7c40e9d", f"{int(NOW.timestamp()) - 301}:".encode() + AM_BODY
+            ),
             "X-Grafana-Alerting-Timestamp": str(int(NOW.timestamp()) - 301),
         },
         AM_BODY,
@@ -168,111 +180,135 @@ ROWS: dict[str, Row] = {
     ),
     "grafana timestamp not signed": (
         "grafana",
-        {"hmac_secret": "gsec-51b2", "timestamp_header": "X-Grafana-Alerting-Timestamp"},
-        {"X-Grafana-Alerting-Signature": hex_hmac("gsec-51b2", AM_BODY), "X-Grafana-Alerting-Timestamp": NOW_S},
+        {"hmac_secret": "gsec-51b2-a7c40e9d", "timestamp_header": "X-Grafana-Alerting-Timestamp"},
+        {
+            "X-Grafana-Alerting-Signature": hex_hmac("gsec-51b2-a7c40e9d", AM_BODY),
+            "X-Grafana-Alerting-Timestamp": NOW_S,
+        },
         AM_BODY,
         "does not match",
     ),
     "grafana timestamp missing": (
         "grafana",
-        {"hmac_secret": "gsec-51b2", "timestamp_header": "X-Grafana-Alerting-Timestamp"},
-        {"X-Grafana-Alerting-Signature": hex_hmac("gsec-51b2", AM_BODY)},
+        {"hmac_secret": "gsec-51b2-a7c40e9d", "timestamp_header": "X-Grafana-Alerting-Timestamp"},
+        {"X-Grafana-Alerting-Signature": hex_hmac("gsec-51b2-a7c40e9d", AM_BODY)},
         AM_BODY,
         "not Unix seconds",
     ),
     "grafana basic and hmac, basic missing": (
         "grafana",
-        {"hmac_secret": "gsec-51b2", "basic_username": "g", "basic_password": "pw-4c1d"},
-        {"X-Grafana-Alerting-Signature": hex_hmac("gsec-51b2", AM_BODY)},
+        {"hmac_secret": "gsec-51b2-a7c40e9d", "basic_username": "g", "basic_password": "pw-4c1d-9e2a7f60b3"},
+        {"X-Grafana-Alerting-Signature": hex_hmac("gsec-51b2-a7c40e9d", AM_BODY)},
         AM_BODY,
         "basic auth",
     ),
     # Sentry: hex HMAC-SHA256 of the raw body with the client secret.
     "sentry ok": (
         "sentry",
-        {"client_secret": "csec-77ad"},
-        {"Sentry-Hook-Signature": hex_hmac("csec-77ad", SENTRY_BODY), "Sentry-Hook-Resource": "issue"},
+        {"client_secret": "csec-77ad-e3f1c9b8"},
+        {"Sentry-Hook-Signature": hex_hmac("csec-77ad-e3f1c9b8", SENTRY_BODY), "Sentry-Hook-Resource": "issue"},
         SENTRY_BODY,
         None,
     ),
     "sentry tampered": (
         "sentry",
-        {"client_secret": "csec-77ad"},
-        {"Sentry-Hook-Signature": hex_hmac("csec-77ad", SENTRY_BODY)},
+        {"client_secret": "csec-77ad-e3f1c9b8"},
+        {"Sentry-Hook-Signature": hex_hmac("csec-77ad-e3f1c9b8", SENTRY_BODY)},
         tampered(SENTRY_BODY),
         "does not match",
     ),
     "sentry wrong secret": (
         "sentry",
-        {"client_secret": "csec-77ad"},
+        {"client_secret": "csec-77ad-e3f1c9b8"},
         {"Sentry-Hook-Signature": hex_hmac("csec-2222", SENTRY_BODY)},
         SENTRY_BODY,
         "does not match",
     ),
-    "sentry unsigned (legacy plugin)": ("sentry", {"client_secret": "csec-77ad"}, {}, SENTRY_BODY, "legacy WebHooks"),
+    "sentry unsigned (legacy plugin)": (
+        "sentry",
+        {"client_secret": "csec-77ad-e3f1c9b8"},
+        {},
+        SENTRY_BODY,
+        "legacy WebHooks",
+    ),
     # PagerDuty v3: any v1 signature under any configured secret (rotation).
     "pagerduty v3 ok": (
         "pagerduty",
-        {"signing_secrets": ["pd-new-0c4e"]},
-        {"X-PagerDuty-Signature": "v1=" + hex_hmac("pd-new-0c4e", PD_V3_BODY)},
+        {"signing_secrets": ["pd-new-0c4e-5d81b3a2"]},
+        {"X-PagerDuty-Signature": "v1=" + hex_hmac("pd-new-0c4e-5d81b3a2", PD_V3_BODY)},
         PD_V3_BODY,
         None,
     ),
     "pagerduty v3 rotated: old secret still listed": (
         "pagerduty",
-        {"signing_secrets": ["pd-new-0c4e", "pd-old-d1e9"]},
-        {"X-PagerDuty-Signature": "v1=" + hex_hmac("pd-old-d1e9", PD_V3_BODY)},
+        {"signing_secrets": ["pd-new-0c4e-5d81b3a2", "pd-old-d1e9-4c7b20fa"]},
+        {"X-PagerDuty-Signature": "v1=" + hex_hmac("pd-old-d1e9-4c7b20fa", PD_V3_BODY)},
         PD_V3_BODY,
         None,
     ),
     "pagerduty v3 rotated: two signatures, second matches": (
         "pagerduty",
-        {"signing_secrets": ["pd-new-0c4e"]},
-        {"X-PagerDuty-Signature": f"v1={hex_hmac('pd-old-d1e9', PD_V3_BODY)},v1={hex_hmac('pd-new-0c4e', PD_V3_BODY)}"},
+        {"signing_secrets": ["pd-new-0c4e-5d81b3a2"]},
+        {
+            "X-PagerDuty-Signature": f"v1={hex_hmac('pd-old-d1e9-4c7b20fa', PD_V3_BODY)},"
+            f"v1={hex_hmac('pd-new-0c4e-5d81b3a2', PD_V3_BODY)}"
+        },
         PD_V3_BODY,
         None,
     ),
     "pagerduty v3 rotated out": (
         "pagerduty",
-        {"signing_secrets": ["pd-new-0c4e"]},
-        {"X-PagerDuty-Signature": "v1=" + hex_hmac("pd-old-d1e9", PD_V3_BODY)},
+        {"signing_secrets": ["pd-new-0c4e-5d81b3a2"]},
+        {"X-PagerDuty-Signature": "v1=" + hex_hmac("pd-old-d1e9-4c7b20fa", PD_V3_BODY)},
         PD_V3_BODY,
         "no v1 signature",
     ),
     "pagerduty v3 tampered": (
         "pagerduty",
-        {"signing_secrets": ["pd-new-0c4e"]},
-        {"X-PagerDuty-Signature": "v1=" + hex_hmac("pd-new-0c4e", PD_V3_BODY)},
+        {"signing_secrets": ["pd-new-0c4e-5d81b3a2"]},
+        {"X-PagerDuty-Signature": "v1=" + hex_hmac("pd-new-0c4e-5d81b3a2", PD_V3_BODY)},
         tampered(PD_V3_BODY),
         "no v1 signature",
     ),
     "pagerduty v3 other scheme only": (
         "pagerduty",
-        {"signing_secrets": ["pd-new-0c4e"]},
-        {"X-PagerDuty-Signature": "v2=" + hex_hmac("pd-new-0c4e", PD_V3_BODY)},
+        {"signing_secrets": ["pd-new-0c4e-5d81b3a2"]},
+        {"X-PagerDuty-Signature": "v2=" + hex_hmac("pd-new-0c4e-5d81b3a2", PD_V3_BODY)},
         PD_V3_BODY,
         "no v1 signature",
     ),
-    "pagerduty v3 unsigned": ("pagerduty", {"signing_secrets": ["pd-new-0c4e"]}, {}, PD_V3_BODY, "no routing_key"),
+    "pagerduty v3 unsigned": (
+        "pagerduty",
+        {"signing_secrets": ["pd-new-0c4e-5d81b3a2"]},
+        {},
+        PD_V3_BODY,
+        "no routing_key",
+    ),
     "pagerduty v3 but only routing keys": (
         "pagerduty",
-        {"routing_keys": ["R0UTINGKEY-1"]},
-        {"X-PagerDuty-Signature": "v1=" + hex_hmac("pd-new-0c4e", PD_V3_BODY)},
+        {"routing_keys": ["R0UTINGKEY-1-5f3c8a0d"]},
+        {"X-PagerDuty-Signature": "v1=" + hex_hmac("pd-new-0c4e-5d81b3a2", PD_V3_BODY)},
         PD_V3_BODY,
         "no signing_secrets",
     ),
     # PagerDuty Events API v2 (also Kestra's PagerDuty tasks): the routing_key must match.
-    "pagerduty events v2 ok": ("pagerduty", {"routing_keys": ["gsec-0ther", "R0UTINGKEY-1"]}, {}, PD_V2_BODY, None),
+    "pagerduty events v2 ok": (
+        "pagerduty",
+        {"routing_keys": ["gsec-0ther-4a1e2d9c", "R0UTINGKEY-1-5f3c8a0d"]},
+        {},
+        PD_V2_BODY,
+        None,
+    ),
     "pagerduty events v2 wrong key": (
         "pagerduty",
-        {"routing_keys": ["R0UTINGKEY-2"]},
+        {"routing_keys": ["R0UTINGKEY-2-5f3c8a0d"]},
         {},
         PD_V2_BODY,
         "routing_key is not one",
     ),
     "pagerduty events v2 but only signing secrets": (
         "pagerduty",
-        {"signing_secrets": ["pd-new-0c4e"]},
+        {"signing_secrets": ["pd-new-0c4e-5d81b3a2"]},
         {},
         PD_V2_BODY,
         "no routing_keys",
@@ -280,43 +316,43 @@ ROWS: dict[str, Row] = {
     # Datadog does not sign: a custom header secret or basic auth.
     "datadog header ok": (
         "datadog",
-        {"header_secret": "dd-sec-3b7f"},
-        {"X-Healer-Token": "dd-sec-3b7f"},
+        {"header_secret": "dd-sec-3b7f-c61e08a4"},
+        {"X-Healer-Token": "dd-sec-3b7f-c61e08a4"},
         DD_BODY,
         None,
     ),
     "datadog header wrong": (
         "datadog",
-        {"header_secret": "dd-sec-3b7f"},
+        {"header_secret": "dd-sec-3b7f-c61e08a4"},
         {"X-Healer-Token": "dd-sec-wrong"},
         DD_BODY,
         "X-Healer-Token",
     ),
     "datadog named header": (
         "datadog",
-        {"header_name": "DD-Secret", "header_secret": "dd-sec-3b7f"},
-        {"dd-secret": "dd-sec-3b7f"},
+        {"header_name": "DD-Secret", "header_secret": "dd-sec-3b7f-c61e08a4"},
+        {"dd-secret": "dd-sec-3b7f-c61e08a4"},
         DD_BODY,
         None,
     ),
     "datadog basic ok": (
         "datadog",
-        {"basic_username": "ddog", "basic_password": "pw-4c1d"},
-        {"Authorization": basic("ddog", "pw-4c1d")},
+        {"basic_username": "ddog", "basic_password": "pw-4c1d-9e2a7f60b3"},
+        {"Authorization": basic("ddog", "pw-4c1d-9e2a7f60b3")},
         DD_BODY,
         None,
     ),
     # Kestra's HTTP task does not sign: a bearer token.
     "kestra bearer ok": (
         "kestra",
-        {"bearer_token": "kestra-tok-5e"},
-        {"Authorization": "Bearer kestra-tok-5e"},
+        {"bearer_token": "kestra-tok-5e-2b8c91d0"},
+        {"Authorization": "Bearer kestra-tok-5e-2b8c91d0"},
         KESTRA_BODY,
         None,
     ),
     "kestra bearer wrong": (
         "kestra",
-        {"bearer_token": "kestra-tok-5e"},
+        {"bearer_token": "kestra-tok-5e-2b8c91d0"},
         {"Authorization": "Bearer kestra-tok-xx"},
         KESTRA_BODY,
         "bearer",
@@ -324,14 +360,14 @@ ROWS: dict[str, Row] = {
     # EventBridge API destination: bearer or header secret.
     "eventbridge header ok": (
         "cloudwatch",
-        {"header_name": "x-api-key", "header_secret": "eb-sec-8a2c"},
-        {"X-Api-Key": "eb-sec-8a2c"},
+        {"header_name": "x-api-key", "header_secret": "eb-sec-8a2c-f09d3b57"},
+        {"X-Api-Key": "eb-sec-8a2c-f09d3b57"},
         EVENTBRIDGE_BODY,
         None,
     ),
     "eventbridge header wrong": (
         "cloudwatch",
-        {"header_name": "x-api-key", "header_secret": "eb-sec-8a2c"},
+        {"header_name": "x-api-key", "header_secret": "eb-sec-8a2c-f09d3b57"},
         {"X-Api-Key": "eb-sec-wrong"},
         EVENTBRIDGE_BODY,
         "x-api-key",
@@ -365,14 +401,14 @@ def test_verification(name: str, clock: FakeClock) -> None:
 
 
 SECRETS = [
-    "tok-9f3a",
-    "gsec-51b2",
-    "csec-77ad",
-    "pd-new-0c4e",
-    "pd-old-d1e9",
-    "R0UTINGKEY-1",
-    "dd-sec-3b7f",
-    "eb-sec-8a2c",
+    "tok-9f3a-81c2d4e6b7",
+    "gsec-51b2-a7c40e9d",
+    "csec-77ad-e3f1c9b8",
+    "pd-new-0c4e-5d81b3a2",
+    "pd-old-d1e9-4c7b20fa",
+    "R0UTINGKEY-1-5f3c8a0d",
+    "dd-sec-3b7f-c61e08a4",
+    "eb-sec-8a2c-f09d3b57",
 ]
 
 
@@ -388,7 +424,7 @@ def test_refusals_echo_no_secret_and_no_sent_credential(name: str, clock: FakeCl
 
 def test_verification_runs_on_raw_bytes_before_parsing(clock: FakeClock) -> None:
     # A body that is not even JSON is refused as unauthorized, not reported as invalid JSON.
-    intake = intake_for("sentry", {"client_secret": "csec-77ad"}, clock)
+    intake = intake_for("sentry", {"client_secret": "csec-77ad-e3f1c9b8"}, clock)
     with pytest.raises(SourceUnauthorized):
         intake.receive("sentry", {"Sentry-Hook-Signature": "00"}, b"not json")
 
@@ -404,5 +440,5 @@ HEADER_CASES: list[tuple[str, Callable[[str], dict[str, str]]]] = [
 def test_header_names_and_hex_digits_in_any_case(
     case: str, make: Callable[[str], dict[str, str]], clock: FakeClock
 ) -> None:
-    intake = intake_for("grafana", {"hmac_secret": "gsec-51b2"}, clock)
-    assert intake.receive("grafana", make(hex_hmac("gsec-51b2", AM_BODY)), AM_BODY).alerts
+    intake = intake_for("grafana", {"hmac_secret": "gsec-51b2-a7c40e9d"}, clock)
+    assert intake.receive("grafana", make(hex_hmac("gsec-51b2-a7c40e9d", AM_BODY)), AM_BODY).alerts

@@ -45,7 +45,7 @@ def test_text_is_the_models_own_compact_json() -> None:
 
 
 def test_the_queue_tool_writes_what_the_validated_page_would(store: Store, clock: FakeClock) -> None:
-    from tools.incidents import PendingIncidents
+    from tools.incidents import PendingIncidents, fence_titles, fenced_summary
 
     for n, severity in enumerate(["critical", "high", "low", "high"]):
         store.ingest(normalize(IncidentIn(service=f"svc-{n}", error=f"fault {n}", severity=severity), HealerConfig()))
@@ -55,11 +55,14 @@ def test_the_queue_tool_writes_what_the_validated_page_would(store: Store, clock
         items, next_cursor = store.pending_items(limit=limit)
         page = store.pending(limit=limit)
         assert len(items) == min(limit, 3) and (next_cursor is not None) == (limit == 2)
-        fast = data_result({"incidents": items, "next_cursor": next_cursor, "next_steps": "s"})
-        model = result(PendingIncidents(incidents=page.items, next_cursor=page.next_cursor, next_steps="s"))
+        # As the tool writes it: titles fenced in place on the fast path, through the model on the other.
+        fast = data_result({"incidents": fence_titles(items), "next_cursor": next_cursor, "next_steps": "s"})
+        fenced = [fenced_summary(item) for item in page.items]
+        model = result(PendingIncidents(incidents=fenced, next_cursor=page.next_cursor, next_steps="s"))
         assert fast.structured_content == model.structured_content
         assert fast.content == model.content
-        assert PendingIncidents.model_validate(fast.structured_content).incidents == page.items
+        assert PendingIncidents.model_validate(fast.structured_content).incidents == fenced
+        assert all(item["title"].startswith("<untrusted-incident-data>") for item in items)
 
 
 @pytest.mark.parametrize(

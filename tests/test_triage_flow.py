@@ -194,7 +194,7 @@ def test_rest_and_cli_faces(tmp_path: Path) -> None:
     settings = Settings(home=home)
     store = Store.open(settings.resolved_database_url)
     iid = report(store, config, service="billing")
-    with TestClient(build_app(settings, config, store, run_triage=False)) as client:
+    with TestClient(build_app(settings, config, store, run_triage=False), base_url="http://127.0.0.1") as client:
         bob = as_person("bob-person-token")
         assert client.post(f"/incidents/{iid}/approve", json={}, headers=bob).status_code == 403
         ana = as_person("ana-person-token")

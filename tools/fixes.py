@@ -67,8 +67,12 @@ def register(mcp: MCPServer, runtime: Runtime) -> None:
             if ctx is not None:
                 anyio.from_thread.run(ctx.report_progress, round(fraction * 100), 100, step)
 
+        def run() -> FixOutcome:
+            from server.recovery import recover_once
+
+            recover_once(runtime.store, runtime.settings.home / "workspaces")  # once per process
+            return runtime.fixes.submit(incident_id, submission, agent=name, progress=progress)
+
         with agent_errors():
-            outcome: FixOutcome = await anyio.to_thread.run_sync(
-                lambda: runtime.fixes.submit(incident_id, submission, agent=name, progress=progress)
-            )
+            outcome: FixOutcome = await anyio.to_thread.run_sync(run)
         return result(outcome)

@@ -19,7 +19,7 @@ from server.models import (
     Status,
     TimelineEvent,
 )
-from server.untrusted import NOTICE, fence
+from server.untrusted import NOTICE, fence, fence_frames, fence_labels, fence_optional
 from tools.errors import agent_errors
 from tools.results import data_result, result
 from tools.runtime import Runtime
@@ -49,7 +49,7 @@ _TIMELINE_TAIL = 50
 
 
 class PendingIncidents(BaseModel):
-    incidents: list[IncidentSummary]
+    incidents: list[IncidentSummary] = Field(description="Titles are reported text, fenced as untrusted data.")
     next_cursor: str | None = Field(description="Pass as `cursor` for more; null when this is the last page.")
     next_steps: str
 
@@ -61,8 +61,10 @@ class ReportedText(BaseModel):
     title: str
     error: str | None = None
     log_excerpt: str | None = None
-    stack_frames: list[StackFrame] = Field(default_factory=list)
-    labels: dict[str, str] = Field(default_factory=dict)
+    stack_frames: list[StackFrame] = Field(
+        default_factory=list, description="Reported fields fenced; `repo_path` is the file found in the repository."
+    )
+    labels: str | None = Field(default=None, description="The reported labels, one `key=value` a line.")
     suggested_fix: str | None = Field(default=None, description="From the reporter, not from devops-healer.")
     affected_files: list[str] = Field(default_factory=list)
 
@@ -74,7 +76,7 @@ class IncidentDetails(BaseModel):
     service: str
     repo: str | None = Field(description="Pass to get_repository_context and submit_fix; null when unmapped.")
     category: str | None = None
-    summary: str | None = None
+    summary: str | None = Field(default=None, description="Triage's one line, built from reported text: fenced.")
     attempts: int
     occurrences: int
     first_seen: datetime
@@ -102,6 +104,18 @@ class FixStatusResult(BaseModel):
     next_steps: str
 
 
+def fence_titles(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The queue's rows with their reported titles fenced, in place (the queue tool's fast path)."""
+    for item in items:
+        item["title"] = fence(item["title"])
+    return items
+
+
+def fenced_summary(item: IncidentSummary) -> IncidentSummary:
+    """One queue entry as agents see it: the same fencing as :func:`fence_titles`, on a model."""
+    return item.model_copy(update={"title": fence(item.title)})
+
+
 def agent_name(ctx: Context[Any, Any] | None, given: str | None) -> str:
     """The agent's name: as given, else the MCP client's own name (e.g. "cline"), else "agent"."""
     if given:
@@ -121,12 +135,12 @@ def agent_name(ctx: Context[Any, Any] | None, given: str | None) -> str:
 def details(incident: Incident, timeline: list[TimelineEvent], frames: list[StackFrame]) -> IncidentDetails:
     reported = ReportedText(
         title=fence(incident.title),
-        error=fence(incident.error) if incident.error else None,
-        log_excerpt=fence(incident.log_excerpt) if incident.log_excerpt else None,
-        stack_frames=frames,
-        labels=incident.labels,
-        suggested_fix=fence(incident.suggested_fix) if incident.suggested_fix else None,
-        affected_files=incident.affected_files,
+        error=fence_optional(incident.error),
+        log_excerpt=fence_optional(incident.log_excerpt),
+        stack_frames=fence_frames(frames),
+        labels=fence_labels(incident.labels),
+        suggested_fix=fence_optional(incident.suggested_fix),
+        affected_files=[fence(path) for path in incident.affected_files],
     )
     if incident.status in (Status.pending, Status.changes_requested):
         steps = f"Call claim_incident with incident_id={incident.id} before changing anything."
@@ -145,7 +159,7 @@ def details(incident: Incident, timeline: list[TimelineEvent], frames: list[Stac
         service=incident.service,
         repo=incident.repo,
         category=incident.category.value if incident.category else None,
-        summary=incident.summary,
+        summary=fence_optional(incident.summary),
         attempts=incident.attempts,
         occurrences=incident.occurrences,
         first_seen=incident.first_seen,
@@ -199,7 +213,7 @@ def register_reading(mcp: MCPServer, runtime: Runtime) -> None:
             steps = "Nothing is waiting. Call again later."
         # The store's rows are PendingIncidents' fields already; agents poll this tool, so the page
         # is written out without being validated into models first (tests hold the two forms equal).
-        return data_result({"incidents": items, "next_cursor": next_cursor, "next_steps": steps})
+        return data_result({"incidents": fence_titles(items), "next_cursor": next_cursor, "next_steps": steps})
 
     @mcp.tool(annotations=READS_REMOTE)  # maps stack frames onto the repository, which may mean fetching it
     def get_incident_details(incident_id: IncidentIdArg) -> Annotated[CallToolResult, IncidentDetails]:

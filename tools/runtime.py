@@ -7,6 +7,7 @@ is opened by the first tool call that needs it, not when the process starts.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,10 +22,20 @@ if TYPE_CHECKING:
 
 
 class Runtime:
-    def __init__(self, settings: Settings, *, config: HealerConfig | None = None, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        config: HealerConfig | None = None,
+        store: Store | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        """``environ``: given by a process of its own (``healer mcp``), whose first store use then makes
+        ``redact`` replace the server's secrets by value; ``healer serve`` has done so already."""
         self.settings = settings
         self._config = config
         self._store = store
+        self._environ = environ
         self._lock = threading.Lock()
         self._forges: dict[str, GitHubForge] = {}
 
@@ -39,6 +50,12 @@ class Runtime:
         with self._lock:
             if self._store is None:
                 from server.store import Store
+
+                if self._environ is not None:
+                    from server.credentials import server_secrets
+                    from server.redact import hold_secrets
+
+                    hold_secrets(server_secrets(self.settings, self.config, self._environ))
 
                 self._store = Store.open(
                     self.settings.resolved_database_url,

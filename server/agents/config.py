@@ -35,8 +35,6 @@ _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
 #: Variables the runner sets itself; an agent's `env` may not replace them.
 _RESERVED_ENV = frozenset({"PATH", "HOME", "HEALER_RUN_TOKEN", "HEALER_MCP_URL"})
 
-SandboxMode = Literal["required", "auto", "off"]
-
 
 class AgentConfig(BaseModel):
     """One ``[agents.<name>]`` table."""
@@ -52,7 +50,9 @@ class AgentConfig(BaseModel):
         default="http", description="http: the config names /mcp; stdio: it runs `healer mcp --connect`."
     )
     max_cost_usd: float | None = Field(default=None, gt=0, description="Stop a run whose reported cost passes it.")
-    sandbox: SandboxMode = "auto"
+    sandbox: Literal["required", "auto", "off"] | None = Field(
+        default=None, description="As for repositories; default: required off loopback, auto on it."
+    )
     transcript_cap_bytes: int = Field(default=256_000, ge=4096, le=16_000_000)
 
     @field_validator("command")

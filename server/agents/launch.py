@@ -8,13 +8,12 @@ and the variables its ``env`` table lists.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from server.agents.config import AgentConfig, SandboxMode
+from fixer.sandbox import SandboxMode, SandboxSpec, wrap
+from server.agents.config import AgentConfig
 
 _LOCALE = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
 _DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -44,26 +43,11 @@ def agent_env(agent: AgentConfig, host: HostView, *, home: Path, token: str, url
     return env
 
 
-def _sandbox_module() -> Any | None:
-    try:
-        return importlib.import_module("fixer.sandbox")
-    except ImportError:
-        return None
-
-
-def sandboxed(argv: list[str], *, writable: tuple[Path, ...], hidden: tuple[Path, ...], mode: SandboxMode) -> list[str]:
-    """``argv`` inside the sandbox (network on: agents call their model's API), per ``mode``.
-
-    required: refuse to run without the sandbox; auto: the sandbox whenever bubblewrap is there;
-    off: the command as it is.
-    """
-    sandbox = _sandbox_module()
-    if sandbox is None or mode == "off":
-        if mode == "required":
-            from server.errors import ConfigError
-
-            raise ConfigError("sandbox = 'required' but this build has no sandbox; set sandbox = 'auto' or 'off'")
-        return list(argv)
-    spec = sandbox.SandboxSpec(writable=writable, hidden=tuple(p for p in hidden if p.exists()), network=True)
-    wrapped: list[str] = sandbox.wrap(list(argv), spec, mode)
-    return wrapped
+def sandboxed(
+    argv: list[str], *, writable: tuple[Path, ...], hidden: tuple[Path, ...], mode: SandboxMode, cwd: Path
+) -> list[str]:
+    """``argv`` inside the sandbox, network on (agents call their model's API), per ``mode``:
+    required refuses to run without bubblewrap (SandboxUnavailable); auto uses it whenever it is
+    there; off runs the command as it is."""
+    spec = SandboxSpec(writable=writable, hidden=hidden, network=True)
+    return wrap(list(argv), spec, mode, cwd=cwd)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from fixer.errors import FixerError
+from fixer.sandbox import SandboxMode
 from server.agents import lifecycle
 from server.agents.config import AgentConfig, AgentsConfig
 from server.agents.launch import HostView, agent_env, sandboxed
@@ -36,6 +38,8 @@ class RunnerSettings:
     server_secrets: tuple[str, ...] = ()
     scratch_root: Path | None = None
     poll_seconds: float = 1.0
+    #: The sandbox mode of an agent that names none (as for repositories: required off loopback).
+    sandbox: SandboxMode = "auto"
 
 
 class Runner:
@@ -66,7 +70,7 @@ class Runner:
         scratch = Path(tempfile.mkdtemp(prefix=f"healer-run-{run.id}-", dir=self.settings.scratch_root))
         try:
             ending = await self._launch(started, agent, scratch)
-        except HealerError as exc:
+        except (HealerError, FixerError) as exc:  # the sandbox required and missing, say
             ending = Ending(exit_code=None, lost=True, note=exc.message)
         except Exception as exc:  # the run must end in the store whatever broke here
             log.exception("agent run %s failed to run", run.id)
@@ -97,7 +101,13 @@ class Runner:
             url=self.settings.mcp_url,
             token=started.token,
         )
-        argv = sandboxed(prepared.argv, writable=(scratch,), hidden=self.settings.host.hidden, mode=agent.sandbox)
+        argv = sandboxed(
+            prepared.argv,
+            writable=(scratch,),
+            hidden=self.settings.host.hidden,
+            mode=agent.sandbox or self.settings.sandbox,
+            cwd=prepared.workdir,
+        )
         env = agent_env(agent, self.settings.host, home=scratch, token=started.token, url=self.settings.mcp_url)
         # The agent's own keys (its model API's) are secrets too: never kept in its transcript.
         keys = [value.get_secret_value() for value in agent.env.values()]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from server.agents.config import AgentsConfig, load_agents
@@ -14,9 +13,9 @@ from server.agents.gate import guard_routes
 from server.agents.launch import HostView
 from server.agents.runner import Runner, RunnerSettings
 from server.config import HealerConfig
+from server.sandboxing import default_mode, hidden_paths
 from server.settings import Settings
 from server.store import Store
-from server.store.engine import is_sqlite, sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +39,6 @@ def mcp_url(host: str, port: int) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     return f"http://{host}:{port}/mcp"
-
-
-def hidden_paths(settings: Settings, store: Store) -> tuple[Path, ...]:
-    """What an agent must not see: HEALER_HOME (the database, caches, the forge), the config, the database."""
-    paths = [settings.home, settings.config_path]
-    if is_sqlite(store.engine):
-        found = sqlite_path(store.engine)
-        if found is not None:
-            paths.append(found)
-    return tuple(dict.fromkeys(p.resolve() for p in paths))
 
 
 def build(
@@ -84,7 +73,8 @@ def build(
         agents,
         RunnerSettings(
             mcp_url=mcp_url(host, port),
-            host=HostView.from_environ(environ, hidden=hidden_paths(settings, store)),
+            host=HostView.from_environ(environ, hidden=hidden_paths(settings)),
+            sandbox=default_mode(settings),
             server_secrets=tuple(s.get_secret_value() for s in secrets if s is not None),
         ),
     )

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from server.alerts import AlertPage, DeliveryRequest, DeliveryResult, alerts_of
 from server.api.state import AppState, app_state
@@ -30,9 +31,14 @@ async def receive(source: Annotated[str, Path(max_length=63)], request: Request)
     state: AppState = request.app.state.healer
     assert state.alerts is not None
     body = await request.body()
-    parsed = state.alerts.intake.receive(source, request.headers, body)
+    intake = state.alerts.intake
+    if intake.may_fetch(source):
+        # Verification may fetch a certificate and a confirmation makes a GET: both in a worker thread.
+        parsed = await run_in_threadpool(intake.receive, source, request.headers, body)
+    else:
+        parsed = intake.receive(source, request.headers, body)
     if parsed.action is not None:
-        state.alerts.intake.confirm(parsed)
+        await run_in_threadpool(intake.confirm, parsed)
         return JSONResponse({"source": source, "confirmed": parsed.action.topic_arn}, status_code=200)
     config = state.alerts.intake.sources[source]
     result = await state.alerts.committer.run(DeliveryRequest(parsed, config, state.store.clock.now()))

@@ -24,6 +24,7 @@ from server.api import (
     rules,
     runs,
 )
+from server.api.browser import FORM_TYPES, BrowserGuard, HostRule
 from server.api.guards import BearerToken, BodyLimit, RunTokenFence
 from server.api.state import AppState
 from server.dashboard import pages
@@ -53,6 +54,7 @@ def create_app(
     state: AppState,
     *,
     extra_lifespans: Sequence[Callable[[], AbstractAsyncContextManager[None]]] = (),
+    host: str = "127.0.0.1",
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -95,6 +97,10 @@ def create_app(
         app.add_middleware(RunTokenFence, run_token_paths=("/mcp",))
     # Added last, so it runs first: an oversize body is refused before anything reads it.
     app.add_middleware(BodyLimit, limit=state.settings.max_body_bytes)
+    # Before the token: a web page's request is refused whether or not it could guess a credential.
+    app.add_middleware(
+        BrowserGuard, hosts=HostRule(host, state.settings.allowed_hosts), body_types=_other_body_types(state)
+    )
     metrics.install(app, state)  # outermost: every request gets an id, a log context and a timing
     return app
 
@@ -105,3 +111,13 @@ def _self_authenticated(state: AppState) -> list[str]:
     if state.alerts is not None:
         paths += [f"/alerts/{name}" for name, config in state.alerts.intake.sources.items() if config.verification()]
     return paths
+
+
+def _other_body_types(state: AppState) -> dict[str, frozenset[str]]:
+    """Content types besides JSON that senders which are not browsers document for their deliveries."""
+    types = {"/github/webhook": FORM_TYPES}  # GitHub's "application/x-www-form-urlencoded" setting
+    if state.alerts is not None:
+        for name, config in state.alerts.intake.sources.items():
+            if config.type == "cloudwatch":  # SNS posts its envelope as text/plain; charset=UTF-8
+                types[f"/alerts/{name}"] = frozenset({"text/plain"})
+    return types

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from server.api.state import AppState
+from server.api.state import MAX_ROW_ID, AppState
 from server.feed import TimelineFeed
 
 router = APIRouter(tags=["events"])
@@ -37,10 +37,10 @@ def feed_of(request: Request) -> TimelineFeed:
 async def events(
     request: Request,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
-    after: Annotated[int | None, Query(ge=0, description="Replay events after this id.")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ROW_ID, description="Replay events after this id.")] = None,
 ) -> EventSourceResponse:
     start = after
-    if last_event_id is not None and last_event_id.strip().isdigit():
+    if last_event_id is not None and last_event_id.strip().isdigit() and int(last_event_id) <= MAX_ROW_ID:
         start = int(last_event_id.strip())  # a reconnect: the browser's position wins over the page's
     feed = feed_of(request)
 

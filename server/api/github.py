@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -10,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from server import github_webhook
+from server import github_webhook, strict_json
 from server.api.state import AppState
 from server.errors import InvalidInput
 
@@ -24,7 +23,7 @@ def _payload(body: bytes, content_type: str) -> dict[str, Any]:
             text = parse_qs(body.decode())["payload"][0]
         else:
             text = body.decode()
-        data = json.loads(text)
+        data = strict_json.loads(text)
     except (UnicodeDecodeError, KeyError, IndexError, ValueError) as exc:
         raise InvalidInput(
             f"the delivery is not a JSON object ({type(exc).__name__}); set the webhook's content type to "

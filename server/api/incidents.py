@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
-from server.api.state import AppState, app_state
+from server.api.state import MAX_ROW_ID, AppState, app_state
 from server.errors import InvalidInput
 from server.intake import normalize, trace_id_from_traceparent
 from server.models import (
@@ -111,7 +111,7 @@ def get_incident(incident_id: IncidentId, state: Annotated[AppState, Depends(app
 def get_timeline(
     incident_id: IncidentId,
     state: Annotated[AppState, Depends(app_state)],
-    after: Annotated[int | None, Query(ge=0, description="Only events with a larger id.")] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_ROW_ID, description="Only events with a larger id.")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[TimelineEvent]:
     return state.store.timeline(incident_id, after=after, limit=limit)

@@ -17,6 +17,9 @@ from server.store import Store
 from server.store.writer import GroupCommitter
 from server.triage.worker import TriageWorker
 
+#: The largest row id a database column holds (signed 64 bits): larger `after=` values are refused (422).
+MAX_ROW_ID = 2**63 - 1
+
 
 @dataclass
 class AlertIntakeState:

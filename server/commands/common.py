@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from typing import NoReturn
@@ -53,12 +54,20 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
 
-def load() -> tuple[Settings, HealerConfig]:
+def load(*, hold: bool = True) -> tuple[Settings, HealerConfig]:
+    """Settings and healer.toml; with ``hold``, every text redacted from here on loses the server's secrets
+    by value (``healer mcp`` defers that to its first store use, to start fast)."""
     try:
         settings = Settings()
     except ValueError as exc:  # pydantic's ValidationError and pydantic-settings' SettingsError both are
         fail(f"bad environment setting {describe_settings_error(exc)}")
     try:
-        return settings, load_config(settings.config_path)
+        config = load_config(settings.config_path)
     except HealerError as exc:
         fail(exc.message)
+    if hold:
+        from server.credentials import server_secrets
+        from server.redact import hold_secrets
+
+        hold_secrets(server_secrets(settings, config, os.environ))
+    return settings, config

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 
 from server.commands.common import load
 
@@ -20,8 +21,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.connect:
-        import os
-
         from server.agents.relay import run as relay
 
         relay(args.connect, os.environ.get("HEALER_RUN_TOKEN") or os.environ.get("HEALER_API_TOKEN"))
@@ -35,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
         from tools.runtime import Runtime
         from tools.server import build_server
 
-        settings, config = load()
-        runtime = Runtime(settings, config=config)
+        settings, config = load(hold=False)
+        runtime = Runtime(settings, config=config, environ=os.environ)
         server = build_server(runtime, read_only=args.read_only)
     finally:
         gc.freeze()

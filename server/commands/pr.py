@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     comment = sub.add_parser("comment", help="Comment; `/healer retry`, `/healer stop`, `/healer explain` command it.")
     comment.add_argument("number", type=int)
     comment.add_argument("-m", "--message", required=True)
+    sub.choices["merge"].add_argument(
+        "--force", action="store_true", help="Merge even a draft or a pull request whose tests or checks are red."
+    )
     for name in ("merge", "close", "review", "comment"):
         sub.choices[name].add_argument("--as", dest="reviewer", default=None, help="Your name (default: login name)")
 
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             by = args.reviewer or getpass.getuser()
             if args.action == "merge":
-                pr = local_review.merge(store, config, settings, args.number, by=by)
+                pr = local_review.merge(store, config, settings, args.number, by=by, force=args.force)
                 out.write(f"merged #{pr.number} as {pr.merge_commit}\n")
             elif args.action == "close":
                 pr = local_review.close(store, config, settings, args.number, by=by)

@@ -35,18 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def allowed_hosts(host: str, port: int, settings: Settings) -> tuple[list[str], list[str]]:
-    """Host and Origin values the MCP endpoint accepts: loopback names, the bind address, configured names."""
-    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
-    if host not in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "::"):  # noqa: S104 - comparing, not binding
-        hosts.append(f"{host}:*")
-    for name in settings.allowed_hosts:
-        # A name without a port is what a reverse proxy on 80/443 sends; with ":*" any port is allowed too.
-        hosts += [name] if ":" in name else [name, f"{name}:*"]
-    origins = [f"{scheme}://{h}" for h in hosts for scheme in ("http", "https")]
-    return hosts, origins
-
-
 def build_app(
     settings: Settings,
     config: HealerConfig,
@@ -69,7 +57,7 @@ def build_app(
     from server.triage.decide import Triage
 
     rules = Triage(config)
-    intake = alert_intake(config, store, host)
+    intake = alert_intake(config, store, host, environ or {})
 
     def intake_load() -> int:
         return max(store.committer.load(), intake.committer.load())
@@ -82,12 +70,10 @@ def build_app(
         if run_triage and settings.review_worker
         else None
     )
-    hosts, origins = allowed_hosts(host, port, settings)
+    # Host and Origin on /mcp are checked by the app's BrowserGuard, in front of every route alike.
     mcp_app = mcp.streamable_http_app(
         streamable_http_path="/mcp",
-        transport_security=TransportSecuritySettings(
-            enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
-        ),
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         host=host,
         max_request_body_size=settings.max_body_bytes,
     )
@@ -110,14 +96,21 @@ def build_app(
         jobs.append(lambda: background(triage.run))
     if reviews is not None:
         jobs.append(lambda: background(reviews.run))
+    from server.credentials import secret_values, settings_secrets
+    from server.redact import hold_secrets
+
+    held = settings_secrets(settings) + [value for c in intake.intake.sources.values() for value in secret_values(c)]
     if environ is not None:
         from server.notify.config import load_notify
         from server.notify.sender import Sender
 
         notify = load_notify(config, environ)
+        held += [value for channel in notify.channels.values() for value in secret_values(channel)]
         if notify.channels:
             sender = Sender(store, notify, public_url=settings.public_url)
             jobs.append(lambda: background(sender.run))
+    # Before anything is served: every text the server stores or shows is redacted of its own secrets.
+    hold_secrets(held)
     app = create_app(
         AppState(
             settings=settings,
@@ -129,12 +122,13 @@ def build_app(
             agents=agents,
         ),
         extra_lifespans=jobs,
+        host=host,
     )
     app.router.routes.extend(mcp_app.routes)
     return app
 
 
-def alert_intake(config: HealerConfig, store: Store, host: str) -> AlertIntakeState:
+def alert_intake(config: HealerConfig, store: Store, host: str, environ: Mapping[str, str]) -> AlertIntakeState:
     """The configured monitor sources, and the committer their deliveries share."""
     from server.alerts import store_deliveries, store_one
     from server.api.state import AlertIntakeState
@@ -144,7 +138,7 @@ def alert_intake(config: HealerConfig, store: Store, host: str) -> AlertIntakeSt
     from server.store.writer import GroupCommitter
 
     source = str(config.source_file) if config.source_file else "healer.toml"
-    sources = load_sources(config.model_extra or {}, loopback=is_loopback(host), file=source)
+    sources = load_sources(config.model_extra or {}, loopback=is_loopback(host), file=source, environ=environ)
     return AlertIntakeState(
         intake=AlertIntake(sources, fetch=HttpsFetcher(), clock=store.clock),
         committer=GroupCommitter(
@@ -168,12 +162,15 @@ async def background(job: Callable[[], Coroutine[Any, Any, None]]) -> AsyncItera
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
     from server import logs
     from server.store import Store
 
-    settings, config = load()
+    settings, config = load(hold=False)  # build_app holds the secrets it loads
+    settings = settings.model_copy(update={"bind_host": args.host})
     token = settings.api_token.get_secret_value() if settings.api_token else ""
     secrets = [settings.api_token, settings.github_token, settings.github_webhook_secret]
     logs.configure(
@@ -189,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     from server.sources import load_sources, unauthenticated_sources
 
     try:
-        sources = load_sources(config.model_extra or {}, loopback=is_loopback(args.host))
+        sources = load_sources(config.model_extra or {}, loopback=is_loopback(args.host), environ=os.environ)
     except HealerError as exc:
         fail(exc.message)
     open_sources = unauthenticated_sources(sources)
@@ -203,6 +200,9 @@ def run(args: argparse.Namespace) -> int:
             "alert sources without a secret accept unauthenticated deliveries (allowed on loopback only): %s",
             ", ".join(open_sources),
         )
+    from server.sandboxing import log_availability
+
+    log_availability(settings, config)
     try:
         store = Store.open(
             settings.resolved_database_url,
@@ -212,8 +212,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except HealerError as exc:
         fail(exc.message)
-    import os
+    from server.recovery import recover
 
+    recover(store, settings.home / "workspaces")  # fixes and attempt directories of processes that died
     try:
         app = build_app(settings, config, store, host=args.host, port=args.port, environ=os.environ)
     except HealerError as exc:

@@ -1,4 +1,4 @@
-"""What a person does from an incident's page: approve, deny, retry, escalate, resolve.
+"""What a person does from an incident's page: approve, deny, retry, send to agents, escalate, resolve.
 
 Each action is the same core call the REST API and the CLI make (``server.answers``,
 ``server.attempts``, ``Store.transition`` through the lifecycle table), with the person's name
@@ -27,6 +27,7 @@ class Action(StrEnum):
     approve = "approve"
     deny = "deny"
     retry = "retry"
+    send_to_agents = "send_to_agents"
     escalate = "escalate"
     resolve = "resolve"
 
@@ -35,6 +36,7 @@ LABELS: dict[Action, str] = {
     Action.approve: "Approve",
     Action.deny: "Deny",
     Action.retry: "Retry",
+    Action.send_to_agents: "Send to agents",
     Action.escalate: "Escalate",
     Action.resolve: "Resolve",
 }
@@ -44,6 +46,7 @@ REASON_LABELS: dict[Action, str] = {
     Action.approve: "Reason for approving",
     Action.deny: "Reason for denying",
     Action.retry: "Reason for retrying",
+    Action.send_to_agents: "Reason for sending it to the agents",
     Action.escalate: "Reason for escalating",
     Action.resolve: "Reason for resolving",
 }
@@ -52,6 +55,7 @@ HINTS: dict[Action, str] = {
     Action.approve: "The incident goes to the agents, or the held fix runs and opens its pull request.",
     Action.deny: "Nothing runs; the incident goes to humans (escalated).",
     Action.retry: "Back to the agents with a fresh attempt budget.",
+    Action.send_to_agents: "Back to the queue (pending) for a coding agent to claim, with a fresh attempt budget.",
     Action.escalate: "Take it away from the agents: a person handles it.",
     Action.resolve: "Close it by hand; a repeat of the same fault opens a new incident.",
 }
@@ -69,11 +73,22 @@ def available(incident: Incident) -> list[Action]:
         found += [Action.approve, Action.deny]
     if status in (Status.dead_letter, Status.fix_rejected):
         found.append(Action.retry)
+    if status == Status.escalated and incident.repo is not None:
+        found.append(Action.send_to_agents)
+    found += agent_runner_actions(incident)
     if Status.escalated in allowed and status not in _BUSY and status != Status.awaiting_approval:
         found.append(Action.escalate)
     if Status.resolved in allowed and status not in _BUSY:
         found.append(Action.resolve)
     return found
+
+
+def agent_runner_actions(incident: Incident) -> list[Action]:
+    """Where "Start agent" (run a coding agent on this incident now) goes once the agent runner exists.
+
+    Nothing yet: the page offers only what this build can do."""
+    del incident
+    return []
 
 
 def check_name(name: str) -> str:
@@ -117,6 +132,8 @@ def perform(
     if action == Action.retry:
         moved = attempts.retry(store, incident_id, by=person)
         return f"Sent back to the agents: the incident is now {moved.status.value}."
+    if action == Action.send_to_agents:
+        return _send_to_agents(store, incident_id, person, reason)
     target = Status.escalated if action == Action.escalate else Status.resolved
     current = store.get(incident_id)
     if current.status in _BUSY:
@@ -132,3 +149,29 @@ def perform(
         expect={current.status},
     )
     return f"{LABELS[action]}d: the incident is now {moved.status.value}."
+
+
+def _send_to_agents(store: Store, incident_id: str, person: str, reason: str) -> str:
+    """escalated -> pending (the lifecycle's "a person hands it back to the agents"), when a repository is mapped."""
+    current = store.get(incident_id)
+    if current.status != Status.escalated:
+        raise InvalidInput(
+            f"incident {incident_id} is {current.status.value}; only an escalated incident is sent to the agents",
+            field="action",
+        )
+    if current.repo is None:
+        raise InvalidInput(
+            f"incident {incident_id} (service {current.service!r}) has no repository, so no agent can fix it: add the "
+            "service to `services` of a [repos.<name>] table in healer.toml and restart healer serve",
+            field="action",
+        )
+    moved = store.transition(
+        incident_id,
+        Status.pending,
+        actor=f"human:{person}",
+        event="sent_to_agents",
+        detail={"by": person, "why": reason or "sent to the agents from the dashboard"},
+        expect={Status.escalated},
+        updates={"attempts": 0, "not_before": None},
+    )
+    return f"Sent to the agents: the incident is now {moved.status.value}."

@@ -17,9 +17,10 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from fixer.errors import FixerError
 from server import __version__
 from server.api.state import AppState
-from server.dashboard import detail, overview
+from server.dashboard import detail, markdown, overview, pull_view
 from server.dashboard.actions import HINTS, LABELS, REASON_LABELS, Action, check_name, perform
 from server.dashboard.listing import PAGE_SIZES, SORT_LABELS, ListQuery, Sort, list_page, services
 from server.dashboard.session import COOKIE, FLASH_COOKIE, MAX_AGE, SCOPE_KEY, SHARED_TOKEN, Session, Sessions
@@ -69,7 +70,7 @@ def span(seconds: float | None) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
-templates.env.filters.update(ago=ago, utc=utc, iso=iso, span=span)
+templates.env.filters.update(ago=ago, utc=utc, iso=iso, span=span, markdown=markdown.render)
 templates.env.globals.update(
     describe=describe,
     STAGES=STAGES,
@@ -237,6 +238,18 @@ def agent_runs_panel(state: AppState, incident_id: str) -> Any:
     from server.dashboard.runs import panel  # the agent runs section lives in its own module
 
     return panel(state, incident_id)
+
+
+@router.get("/ui/pulls/{number}", response_class=HTMLResponse)
+def pull_page(request: Request, number: Annotated[int, PathParam(ge=1, le=2**31 - 1)]) -> HTMLResponse:
+    """A local forge's pull request (its URL is local://, which no browser opens): diff, verification, reviews."""
+    try:
+        view = pull_view.load(_state(request), number)
+    except HealerError as exc:
+        return _page(request, "missing.html", {"message": exc.message}, status_code=exc.status_code)
+    except FixerError as exc:
+        return _page(request, "missing.html", {"message": exc.message}, status_code=503)
+    return _page(request, "pull.html", {"view": view})
 
 
 @router.post("/ui/incidents/{incident_id}/actions")

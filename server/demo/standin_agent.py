@@ -121,7 +121,7 @@ async def main(args: argparse.Namespace) -> int:
     incident = found.group(0)
     say("system", subtype="init", incident=incident, mode=args.mode)
     if args.mode == "env":
-        say("environment", env=dict(os.environ))
+        say("environment", env=dict(os.environ), sees={path: Path(path).exists() for path in args.probe or []})
         return 0
     if args.mode == "crash":
         return 3
@@ -190,6 +190,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--edit", nargs=3, action="append", metavar=("PATH", "OLD", "NEW"))
     parser.add_argument("--other", default="", help="trespass: an incident it has no business with (@FILE: read)")
     parser.add_argument("--out", default="", help="hang and linger: where to write what they saw")
+    parser.add_argument("--probe", action="append", help="env: say whether this path is visible")
     parser.add_argument("--linger-child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 

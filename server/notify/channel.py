@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from server.models import Severity
+from server.notify.destinations import ALLOW_HINT, literal_problem
 from server.notify.events import EventKind, NotificationEvent
 
 USER_AGENT = "devops-healer"
@@ -42,6 +42,9 @@ class ChannelConfig(BaseModel):
     rate_per_minute: float = Field(default=20.0, gt=0, description="Token bucket refill rate.")
     burst: int = Field(default=5, ge=1, description="Token bucket size.")
     fold_seconds: int = Field(default=300, ge=0, description="Repeats of one (incident, kind) within this fold.")
+    allow_private: bool = Field(
+        default=False, description="Allow loopback, link-local and fd00::/8 destinations (refused by default)."
+    )
 
     @field_validator("url")
     @classmethod
@@ -53,6 +56,14 @@ class ChannelConfig(BaseModel):
             raise ValueError("expected an http(s) URL or env:NAME")
         return value
 
+    @model_validator(mode="after")
+    def _public_destination(self) -> ChannelConfig:
+        if not self.allow_private:
+            problem = literal_problem(self.url.get_secret_value())
+            if problem:
+                raise ValueError(f"url: {problem}; {ALLOW_HINT}")
+        return self
+
 
 class Channel(Protocol):
     """One delivery channel: renders an event into one HTTP request. ``now`` is the attempt time
@@ -61,15 +72,3 @@ class Channel(Protocol):
     name: str
 
     def render(self, event: NotificationEvent, *, now: datetime) -> OutboundRequest: ...
-
-
-def resolve_secret(value: SecretStr, environ: Mapping[str, str], *, key: str) -> SecretStr:
-    """``env:NAME`` -> the variable's value; anything else as is. A missing variable is a ValueError naming it."""
-    raw = value.get_secret_value()
-    if not raw.startswith("env:"):
-        return value
-    name = raw.removeprefix("env:")
-    found = environ.get(name)
-    if not found:
-        raise ValueError(f"{key} = 'env:{name}' but the environment variable {name} is not set")
-    return SecretStr(found)

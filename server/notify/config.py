@@ -23,8 +23,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from server.config import HealerConfig
+from server.credentials import resolve_env
 from server.errors import ConfigError
-from server.notify.channel import resolve_secret
 from server.notify.events import EventKind
 from server.notify.registry import CHANNEL_TYPES, AnyChannelConfig
 from server.triage.toml_lines import dotted
@@ -81,7 +81,8 @@ def load_notify(healer: HealerConfig, environ: Mapping[str, str]) -> NotifyConfi
             value = getattr(channel, field, None)
             if isinstance(value, SecretStr):
                 try:
-                    updates[field] = resolve_secret(value, environ, key=f"notify.channels.{name}.{field}")
+                    key = f"notify.channels.{name}.{field}"
+                    updates[field] = SecretStr(resolve_env(value.get_secret_value(), environ, key=key))
                 except ValueError as exc:
                     raise ConfigError(str(exc), file=source, key=f"notify.channels.{name}.{field}") from exc
         # Revalidate so a secret read from the environment gets the same checks as one in the file.

@@ -23,13 +23,16 @@ from typing import Any
 import httpx
 from sqlalchemy import and_, func, insert, select, update
 
+from server.errors import DestinationRefused
 from server.models import Category, Severity, Status
 from server.notify.channel import Channel
 from server.notify.config import NotifyConfig
+from server.notify.destinations import pinned
 from server.notify.events import EventKind, Links, NotificationEvent, http_link
 from server.notify.registry import build_channel
 from server.notify.routes import channels_for
 from server.notify.storm import RateLimiter, fold_or_send
+from server.redact import redact
 from server.store import Store
 from server.store.triage_schema import outbox, outbox_deliveries
 from server.triage.retry import backoff
@@ -37,14 +40,18 @@ from server.triage.retry import backoff
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
-Post = Callable[[str, dict[str, str], bytes], int]
+#: (url, headers, body, allow_private) -> HTTP status; raises DestinationRefused for a refused address.
+Post = Callable[[str, dict[str, str], bytes, bool], int]
 
 
 def http_post(timeout: float = 10.0) -> Post:
     client = httpx.Client(timeout=timeout, follow_redirects=False)
 
-    def post(url: str, headers: dict[str, str], body: bytes) -> int:
-        return client.post(url, headers=headers, content=body).status_code
+    def post(url: str, headers: dict[str, str], body: bytes, allow_private: bool) -> int:
+        if allow_private:
+            return client.post(url, headers=headers, content=body).status_code
+        target, host, extensions = pinned(url)
+        return client.post(target, headers={**headers, **host}, content=body, extensions=extensions).status_code
 
     return post
 
@@ -153,14 +160,15 @@ class Sender:
             id=message_id,
             kind=EventKind(payload["kind"]),
             incident_id=incident,
-            title=payload["title"],
-            service=payload["service"],
+            # Redacted as it leaves: what was stored before the server held its secrets is covered too.
+            title=redact(payload["title"]),
+            service=redact(payload["service"]),
             severity=Severity(payload["severity"]),
             status=Status(payload["status"]),
-            source=payload["source"],
+            source=redact(payload["source"]),
             category=Category(payload["category"]) if payload.get("category") else None,
-            summary=payload.get("summary"),
-            detail=payload.get("detail"),
+            summary=redact(payload["summary"]) if payload.get("summary") else None,
+            detail=redact(payload["detail"]) if payload.get("detail") else None,
             occurrences=payload.get("occurrences") or 1,
             folded=folded,
             occurred_at=datetime.fromisoformat(payload["occurred_at"]),
@@ -190,10 +198,13 @@ class Sender:
             folded = self._folded_since(row)
             request = channel.render(self._event(row.payload, row.message_id, folded), now=now)
             try:
-                status = self.post(request.url.get_secret_value(), request.headers, request.body)
+                allow_private = self.config.channels[row.channel].allow_private
+                status = self.post(request.url.get_secret_value(), request.headers, request.body, allow_private)
                 error = None if 200 <= status < 300 else f"HTTP {status}"
             except httpx.HTTPError as exc:
                 status, error = 0, f"{type(exc).__name__}"
+            except DestinationRefused as exc:
+                status, error = 403, exc.message  # not retried: the address will not become allowed by waiting
             if error is None:
                 self._finish(row.id, "delivered", None, row.attempts + 1, delivered_at=now)
                 sent += 1
@@ -233,7 +244,12 @@ class Sender:
             connection.execute(
                 update(outbox_deliveries)
                 .where(outbox_deliveries.c.id == ident)
-                .values(state=state, last_error=error, attempts=attempts, delivered_at=delivered_at)
+                .values(
+                    state=state,
+                    last_error=redact(error) if error else None,
+                    attempts=attempts,
+                    delivered_at=delivered_at,
+                )
             )
 
     def _later(self, ident: int, attempts: int, when: datetime, error: str | None, *, count: bool) -> None:
@@ -241,7 +257,7 @@ class Sender:
             connection.execute(
                 update(outbox_deliveries)
                 .where(outbox_deliveries.c.id == ident)
-                .values(next_attempt_at=when, last_error=error, attempts=attempts)
+                .values(next_attempt_at=when, last_error=redact(error) if error else None, attempts=attempts)
             )
 
     def run_once(self) -> int:

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from server.credentials import too_short
 from server.errors import InvalidInput
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's marker, not a secret)
@@ -38,8 +39,9 @@ def decode_secret(secret: str) -> bytes:
         key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ValueError("a webhook secret is 'whsec_' followed by base64") from exc
-    if not key:
-        raise ValueError("the webhook secret is empty")
+    problem = too_short(key)
+    if problem is not None:
+        raise ValueError(f"the webhook secret (once base64-decoded) {problem}; `healer notify secret` prints one")
     return key
 
 

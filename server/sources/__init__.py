@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from server.credentials import resolve_env_fields
 from server.errors import ConfigError
 from server.sources.alertmanager import AlertmanagerSource
 from server.sources.base import Source, SourceConfig
@@ -59,9 +60,16 @@ def _describe(error: Any) -> str:
 
 
 def load_sources(
-    raw_config: Mapping[str, Any], *, loopback: bool = True, file: str = "healer.toml"
+    raw_config: Mapping[str, Any],
+    *,
+    loopback: bool = True,
+    file: str = "healer.toml",
+    environ: Mapping[str, str] | None = None,
 ) -> dict[str, SourceConfig]:
     """Validate the ``[sources.*]`` tables of a parsed healer.toml into configs by name.
+
+    A secret given as ``env:NAME`` is read from ``environ`` (passed in at start-up), as in
+    ``[notify.channels.*]``; a variable that is not set stops the load with the key and its name.
 
     A table's ``type`` defaults to its name when that is a source type (``[sources.sentry]``).
     On a loopback bind, each type with no configured instance is also available at
@@ -87,8 +95,13 @@ def load_sources(
             raise ConfigError(f"{wanted}, got {kind!r}" if kind else f"missing; {wanted}", file=file, key=f"{key}.type")
         if "name" in entry:
             raise ConfigError("unknown key (the table's name is the source's name)", file=file, key=f"{key}.name")
+        model = SOURCES[kind].config_model
         try:
-            config = SOURCES[kind].config_model.model_validate({**entry, "type": kind, "name": name})
+            values = resolve_env_fields(model, entry, environ or {}, key=key)
+        except ValueError as exc:
+            raise ConfigError(str(exc), file=file) from exc
+        try:
+            config = model.model_validate({**values, "type": kind, "name": name})
         except ValidationError as exc:
             raise ConfigError(_describe(exc.errors()[0]), file=file, key=key) from exc
         configs[name] = config

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from pydantic import Field, SecretStr, model_validator
 
+from server.credentials import Secret
 from server.sources.base import Headers, SourceConfig
 from server.sources.errors import SourceUnauthorized
 
@@ -21,11 +22,11 @@ from server.sources.errors import SourceUnauthorized
 class HttpAuthConfig(SourceConfig):
     """Credentials a sender can put in a request header; any one configured credential admits it."""
 
-    bearer_token: SecretStr | None = Field(default=None, description="Expect `Authorization: Bearer <token>`.")
+    bearer_token: Secret | None = Field(default=None, description="Expect `Authorization: Bearer <token>`.")
     basic_username: str | None = Field(default=None, description="Expect HTTP basic auth with this user...")
-    basic_password: SecretStr | None = Field(default=None, description="...and this password.")
+    basic_password: Secret | None = Field(default=None, description="...and this password.")
     header_name: str = Field(default="X-Healer-Token", description="The header that carries `header_secret`.")
-    header_secret: SecretStr | None = Field(
+    header_secret: Secret | None = Field(
         default=None,
         description="Expect this value in `header_name` (for senders that only set custom headers).",
     )

@@ -11,7 +11,6 @@ a bearer token or a header secret. Identity is the alarm ARN.
 from __future__ import annotations
 
 import builtins
-import json
 import re
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
@@ -19,6 +18,7 @@ from urllib.parse import quote
 
 from pydantic import Field
 
+from server import strict_json
 from server.models import Severity
 from server.sources import sns
 from server.sources.auth import HttpAuthConfig, check_http_auth
@@ -328,8 +328,8 @@ class CloudWatchSource:
 
     def _notification(self, envelope: SnsEnvelope, config: CloudWatchConfig, path: str) -> list[AlertEvent]:
         try:
-            message = json.loads(envelope.Message)
-        except json.JSONDecodeError:
+            message = strict_json.loads(envelope.Message)
+        except ValueError:
             message = None
         if isinstance(message, dict) and "AlarmName" in message:
             return [self._sns_alarm(message, config, path)]

@@ -12,8 +12,9 @@ from __future__ import annotations
 import builtins
 from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
+from server.credentials import Secret
 from server.models import Severity
 from server.sources.alertmanager import LABEL_LEVELS, AmAlert, LabelledConfig, labelled_alert
 from server.sources.auth import any_signature_matches, check_http_auth
@@ -39,7 +40,7 @@ _LEGACY_TEST_MESSAGE = "Someone is testing the alert notification"
 
 class GrafanaConfig(LabelledConfig):
     type: Literal["grafana"] = "grafana"
-    hmac_secret: SecretStr | None = Field(default=None, description="The contact point's HMAC signature secret.")
+    hmac_secret: Secret | None = Field(default=None, description="The contact point's HMAC signature secret.")
     hmac_header: str = Field(default="X-Grafana-Alerting-Signature", description="Where Grafana puts the signature.")
     timestamp_header: str | None = Field(
         default=None,

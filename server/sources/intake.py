@@ -31,6 +31,12 @@ class AlertIntake:
         self._certificates = CertificateCache(fetch)
         self._clock = clock or SystemClock()
 
+    def may_fetch(self, name: str) -> bool:
+        """Whether a delivery to ``name`` can make a network fetch (an SNS certificate or confirmation): the
+        REST face then verifies it off the event loop, so a slow certificate host stalls no other request."""
+        config = self.sources.get(name)
+        return config is not None and config.type == "cloudwatch"
+
     def receive(self, name: str, headers: Mapping[str, str], body: bytes) -> ParsedDelivery:
         """Verify and parse one delivery to ``/alerts/<name>``."""
         config = self.sources.get(name)

@@ -14,8 +14,9 @@ import json
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
+from server.credentials import Secret
 from server.models import Severity
 from server.sources.auth import any_signature_matches, same
 from server.sources.base import (
@@ -36,11 +37,11 @@ from server.sources.payload import Payload, decode_object, validate
 
 class PagerDutyConfig(SourceConfig):
     type: Literal["pagerduty"] = "pagerduty"
-    signing_secrets: list[SecretStr] = Field(
+    signing_secrets: list[Secret] = Field(
         default_factory=list,
         description="v3 webhook subscription secrets (list the old and new while rotating).",
     )
-    routing_keys: list[SecretStr] = Field(
+    routing_keys: list[Secret] = Field(
         default_factory=list, description="Events API v2 integration keys this source accepts."
     )
 

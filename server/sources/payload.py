@@ -8,12 +8,12 @@ ignored, numbers accepted where a string is expected). A validation error become
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from server import strict_json
 from server.sources.errors import PayloadInvalid
 
 M = TypeVar("M", bound=BaseModel)
@@ -96,15 +96,9 @@ def validate(model: type[M], data: object, *, source_type: str, prefix: str = ""
 def decode_object(body: bytes | str, *, source_type: str | None = None, path: str = "$") -> dict[str, Any]:
     """The JSON object in ``body``; anything else is ``PayloadInvalid``."""
     try:
-        value = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise PayloadInvalid(
-            path,
-            f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
-            source_type=source_type,
-        ) from None
-    except UnicodeDecodeError:
-        raise PayloadInvalid(path, "not UTF-8 text", source_type=source_type) from None
+        value = strict_json.loads(body)
+    except ValueError as exc:  # also nesting deeper than strict_json.MAX_DEPTH and lone surrogates
+        raise PayloadInvalid(path, f"not valid JSON ({exc})", source_type=source_type) from None
     if not isinstance(value, dict):
         raise PayloadInvalid(path, f"expected a JSON object, got {json_type(value)}", source_type=source_type)
     return value

@@ -15,8 +15,9 @@ import re
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
+from server.credentials import Secret
 from server.models import Severity, StackFrame
 from server.sources.auth import any_signature_matches
 from server.sources.base import (
@@ -43,7 +44,7 @@ MAX_FRAMES = 200
 
 class SentryConfig(SourceConfig):
     type: Literal["sentry"] = "sentry"
-    client_secret: SecretStr | None = Field(
+    client_secret: Secret | None = Field(
         default=None, description="The integration's client secret; Sentry signs each body with it."
     )
 

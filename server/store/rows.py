@@ -122,7 +122,11 @@ def decode_cursor(cursor: str, shape: tuple[type, ...]) -> list[Any]:
                 out.append(datetime.fromisoformat(value))
             elif not isinstance(value, kind):
                 raise ValueError("wrong type")
+            elif isinstance(value, int) and not -(2**63) <= value < 2**63:
+                raise ValueError("beyond 64 bits")  # no database column holds it
             else:
+                if isinstance(value, str):
+                    value.encode()  # a lone surrogate raises UnicodeEncodeError, a ValueError
                 out.append(value)
         return out
     except (ValueError, TypeError, json.JSONDecodeError) as exc:

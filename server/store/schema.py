@@ -91,6 +91,7 @@ incidents = Table(
     Column("last_seen", UTCDateTime, nullable=False),
     Column("claim_holder", String(200), nullable=True),
     Column("claim_expires_at", UTCDateTime, nullable=True),
+    Column("fix_owner", String(200), nullable=True),  # host|pid|start of the process running the fix
     Column("not_before", UTCDateTime, nullable=True),
     Column("branch", String(200), nullable=True),
     Column("pr_url", String(500), nullable=True),

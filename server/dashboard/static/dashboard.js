@@ -94,9 +94,17 @@
     return typeof url === "string" && /^https?:\/\//.test(url) ? url : null;
   }
 
+  function prUrl(inc) {
+    // A local forge's PR (local://) opens in the dashboard's own pull request view.
+    if (typeof inc.pr_url === "string" && /^local:\/\//.test(inc.pr_url) && inc.pr_number) {
+      return "/ui/pulls/" + encodeURIComponent(inc.pr_number);
+    }
+    return safeUrl(inc.pr_url);
+  }
+
   function setPr(row, inc) {
     var cell = row.querySelector('[data-field="pr"]');
-    var url = safeUrl(inc.pr_url);
+    var url = prUrl(inc);
     if (!cell || !url) return;
     var link = cell.querySelector("a");
     if (link) {
