@@ -16,7 +16,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.types import CallToolResult, Implementation
 from pydantic import BaseModel
 
-from server.demo.scenarios import follow_up_diff, for_incident
+from server.demo.scenarios import follow_up_diff, for_incident, unfenced
 
 AGENT_NAME = "demo-agent (scripted)"
 
@@ -73,7 +73,7 @@ async def run_agent(command: str, env: dict[str, str], say: Callable[[str], None
                 attempts.append(
                     Attempt(
                         incident_id=item["id"],
-                        title=item["title"],
+                        title=unfenced(item["title"]),
                         severity=item["severity"],
                         scenario=None,
                         status="failed",
@@ -85,13 +85,13 @@ async def run_agent(command: str, env: dict[str, str], say: Callable[[str], None
 async def _fix_one(client: Client, item: dict[str, Any], say: Callable[[str], None]) -> Attempt:
     started = time.monotonic()
     iid = item["id"]
-    say(f"get_pending_incidents -> {iid} [{item['severity']}] {item['title']}")
+    say(f"get_pending_incidents -> {iid} [{item['severity']}] {unfenced(item['title'])}")
     details = _data(await client.call_tool("get_incident_details", {"incident_id": iid}), "get_incident_details")
     reported = details["reported"]
     scenario = for_incident(item["title"], reported.get("affected_files", []))
     attempt = Attempt(
         incident_id=iid,
-        title=item["title"],
+        title=unfenced(item["title"]),
         severity=item["severity"],
         scenario=scenario.key if scenario else None,
         status=item["status"],
@@ -192,7 +192,7 @@ async def follow_up(command: str, env: dict[str, str], incident_id: str, say: Ca
     say(f"  submit_fix: {pushed}; {outcome['verification']}")
     return Attempt(
         incident_id=incident_id,
-        title=item["title"],
+        title=unfenced(item["title"]),
         severity=item["severity"],
         scenario="leak",
         status=outcome["status"],

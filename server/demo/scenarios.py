@@ -4,6 +4,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from server.untrusted import CLOSE, OPEN
+
 PATCHES = Path(__file__).with_name("patches")
 
 
@@ -80,9 +82,16 @@ def follow_up_diff() -> str:
     return (PATCHES / FOLLOW_UP_PATCH).read_text()
 
 
+def unfenced(text: str) -> str:
+    """Reported text as the agents' tools give it (fenced as untrusted data), without the fence."""
+    return text.removeprefix(OPEN + "\n").removesuffix("\n" + CLOSE)
+
+
 def for_incident(title: str, affected_files: list[str]) -> Scenario | None:
     """The scenario an incident is about, by its affected file or its title."""
+    title = unfenced(title)
+    files = [unfenced(path) for path in affected_files]
     for scenario in SCENARIOS:
-        if scenario.affected_file in affected_files or scenario.title == title:
+        if scenario.affected_file in files or scenario.title == title:
             return scenario
     return None
