@@ -9,12 +9,15 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
+from fixer.errors import TestCommandNotFound
 from fixer.models import TestRun, Verdict, Verification
 
 # Variables a test run inherits; everything else (tokens, HEALER_* settings) stays out.
@@ -42,11 +45,31 @@ def failed_tests(output: str) -> list[str]:
     return sorted(set(found))
 
 
+def resolve_command(command: str, cwd: Path, env: Mapping[str, str]) -> list[str]:
+    """The command's argv, once its program is known to exist on the test environment's PATH (or, for a
+    path such as ./run-tests, in the worktree). A program that is not there raises TestCommandNotFound
+    rather than becoming a red run (exit 127) and a draft pull request."""
+    argv = shlex.split(command)
+    path = env.get("PATH", "")
+    if not argv:
+        raise TestCommandNotFound(command, "", path)
+    program = argv[0]
+    if os.sep in program:
+        target = cwd / program
+        found = target.is_file() and os.access(target, os.X_OK)
+    else:
+        found = shutil.which(program, path=path) is not None
+    if not found:
+        raise TestCommandNotFound(command, program, path)
+    return argv
+
+
 class SubprocessRunner:
     """Runs a test command as its own process group; kills the group on timeout."""
 
     def run(self, command: str, cwd: Path, *, timeout: float, output_cap: int) -> TestRun:
-        argv = shlex.split(command)
+        env = test_environment()
+        argv = resolve_command(command, cwd, env)
         started = time.monotonic()
         try:
             process = subprocess.Popen(
@@ -55,7 +78,7 @@ class SubprocessRunner:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=test_environment(),
+                env=env,
                 start_new_session=True,
             )
         except OSError as exc:
