@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from server.commands.common import fail, load
 from server.errors import HealerError
+from server.listen import bind, port_number
 from server.settings import Settings, is_loopback
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
-    parser.add_argument("--port", type=int, default=8080, help="Port (default 8080).")
+    parser.add_argument("--port", type=port_number, default=8080, help="Port, 1 to 65535 (default 8080).")
     parser.add_argument(
         "--log-format",
         choices=["json", "console"],
@@ -205,17 +206,24 @@ def run(args: argparse.Namespace) -> int:
         fail(exc.message)
     from server.heap import settle_for_serving
 
+    try:
+        sock = bind(args.host, args.port)  # before "listening" is said, and a port in use is one clear line
+    except HealerError as exc:
+        fail(exc.message)
     settle_for_serving()
-    log.info("devops-healer listening on http://%s:%d (MCP at /mcp)", args.host, args.port)
     # log_config=None: uvicorn's lines go through the handler configured above, in the same format.
     # The grace period bounds shutdown; open live-feed streams end on their own when it starts.
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=10,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+            log_config=None,
+            timeout_graceful_shutdown=10,
+        )
     )
+    log.info("devops-healer listening on http://%s:%d (MCP at /mcp)", args.host, args.port)
+    server.run(sockets=[sock])
     return 0
