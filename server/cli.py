@@ -44,12 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    level = (args.log_level or os.environ.get("HEALER_LOG_LEVEL") or "INFO").upper()
     logging.basicConfig(
-        level=(args.log_level or os.environ.get("HEALER_LOG_LEVEL") or "INFO").upper(),
+        level=level,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns what matters
+    if level != "DEBUG":  # each migration step and plugin set-up is a line; what matters would scroll away
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     code: int = args.handler(args)
     return code
 
