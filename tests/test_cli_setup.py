@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -78,3 +82,53 @@ def test_a_home_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
         expected = f"HEALER_HOME is {afile}, which is a file, not a folder; point it at a folder (created if missing)"
         assert done.stderr == f"healer: {expected}\n"
         assert afile.read_text() == "not a folder"
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    """`healer ... | head`: the pipe's reader is gone before the command writes (closed at once here)."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        done = subprocess.run(
+            [HEALER, "pr", "list"], env=bare_env(tmp_path), stdout=writer, stderr=subprocess.PIPE, text=True, timeout=60
+        )
+    finally:
+        os.close(writer)
+    assert "BrokenPipeError" not in done.stderr and "Traceback" not in done.stderr and "Exception" not in done.stderr
+    assert done.returncode == 141
+
+
+def read_until(fd: int, marker: bytes | None, seconds: float) -> bytes:
+    """What a pseudo-terminal shows until ``marker`` appears, the other end closes, or time runs out."""
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and (marker is None or marker not in seen):
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen
+
+
+def test_mcp_started_by_hand_says_what_it_is_and_ctrl_c_ends_it_cleanly(healer_home: Path) -> None:
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: `healer mcp` on a terminal, as a person would start it
+        os.execve(HEALER, [HEALER, "mcp"], healer_env(healer_home))
+    try:
+        shown = read_until(fd, b"Ctrl-C quits.", 60)
+        os.write(fd, b"\x03")  # Ctrl-C, through the terminal's line discipline (SIGINT to the process)
+        shown += read_until(fd, None, 15)
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    text = shown.decode(errors="replace")
+    assert "healer mcp: devops-healer's MCP server on stdio" in text
+    assert '{"command": "' in text and '"args": ["mcp"]' in text and "@modelcontextprotocol/inspector" in text
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text
+    assert os.waitstatus_to_exitcode(status) == 130
