@@ -53,7 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns what matters
     if level != "DEBUG":  # each migration step and plugin set-up is a line; what matters would scroll away
         logging.getLogger("alembic").setLevel(logging.WARNING)
-    code: int = args.handler(args)
+    try:
+        code: int = args.handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped early (`healer pr show 1 | head`): nothing is wrong, so no traceback. What is
+        # still buffered goes nowhere, and so does the interpreter's last flush at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a process ended by SIGPIPE
     return code
 
 

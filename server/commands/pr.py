@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import re
 import sys
 
 from server.commands.common import fail, load
+
+#: The bot's section markers in a PR body (<!-- healer:body:start -->): for the forge, not for a reader.
+_MARKER = re.compile(r"^<!-- healer:[\w:-]+ -->\n?", re.MULTILINE)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
             prs = StorePullRequests(store).list_prs(args.repo, args.state)
             if not prs:
                 out.write("no pull requests\n")
+            else:
+                out.write(f"{'PR':<5} {'STATE':<15} {'REPO':<12} {'BRANCH':<28} TITLE\n")
             for pr in prs:
                 flag = " (draft)" if pr.draft and pr.state == "open" else ""
                 out.write(f"#{pr.number:<4} {pr.state:<7}{flag:<8} {pr.repo:<12} {pr.head:<28} {pr.title}\n")
@@ -62,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             pr = view.pull_request
             out.write(f"#{pr.number} {pr.title}\n{pr.state}{' (draft)' if pr.draft else ''}  {pr.head} -> {pr.base}  ")
             out.write(f"head {pr.head_sha[:12] if pr.head_sha else '?'}  incident {pr.incident_id}\n\n")
-            out.write(pr.body + "\n\n")
+            out.write(_MARKER.sub("", pr.body).strip() + "\n\n")
             out.write(view.diff + "\n")
             for comment in view.comments:
                 out.write(f"--- comment by {comment.author}\n{comment.body}\n")
