@@ -22,6 +22,7 @@ COMMANDS = {
     "approve": "Approve what waits for you: a routed incident, or a held fix (which then runs).",
     "deny": "Deny what waits for you; the incident goes to humans.",
     "dlq": "The dead-letter queue: list, show, retry.",
+    "incidents": "Incidents: triage again, after healer.toml maps a service it did not.",
     "rules": "Triage rules: test a report against them, or check the configuration.",
     "notify": "Notifications: make a webhook signing secret.",
 }

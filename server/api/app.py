@@ -20,6 +20,7 @@ from server.api import (
     incidents,
     metrics,
     openapi,
+    retriage,
     reviews,
     rules,
 )
@@ -31,6 +32,7 @@ from server.dashboard.session import Sessions, is_page
 ROUTERS = [
     health.router,
     incidents.router,
+    retriage.router,
     alerts.router,
     github.router,
     reviews.router,
