@@ -24,6 +24,7 @@ COMMANDS = {
     "dlq": "The dead-letter queue: list, show, retry.",
     "incidents": "Incidents: triage again, after healer.toml maps a service it did not.",
     "rules": "Triage rules: test a report against them, or check the configuration.",
+    "doctor": "Check the set-up: configuration, repositories, test commands, GitHub token, sandbox, database.",
     "notify": "Notifications: make a webhook signing secret.",
 }
 

@@ -32,7 +32,10 @@ def run(args: argparse.Namespace) -> int:
             out.write(f"{problem}\n")
         if problems:
             return 1
-        out.write(f"{settings.config_path}: triage, routing and notify settings are valid\n")
+        out.write(
+            f"{settings.config_path}: the rules are valid ([triage], [routing], [notify]); repositories, tokens and "
+            "the database are not checked here: run `healer doctor`\n"
+        )
         return 0
     from server.api.rules import dry_run
     from server.models import IncidentIn

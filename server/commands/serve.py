@@ -189,6 +189,11 @@ def run(args: argparse.Namespace) -> int:
             "alert sources without a secret accept unauthenticated deliveries (allowed on loopback only): %s",
             ", ".join(open_sources),
         )
+    from server import doctor
+
+    for finding in doctor.cheap(config, settings):
+        if not finding.ok:
+            log.warning("%s: %s (run `healer doctor` for every check)", finding.check, finding.message)
     try:
         store = Store.open(
             settings.resolved_database_url,
