@@ -13,8 +13,8 @@ import sys
 from server.commands.common import fail, load
 
 NUMBER = "The pull request's number, as `healer pr list` shows it (#N)."
-#: The bot's section markers in a PR body (<!-- healer:body:start -->): for the forge, not for a reader.
-_MARKER = re.compile(r"^<!-- healer:[\w:-]+ -->\n?", re.MULTILINE)
+#: The bot's markers in a PR body (<!-- healer:body:start -->, <!-- healer:incident=... -->): for machines.
+_MARKER = re.compile(r"^<!-- healer:[^>]*-->\n?", re.MULTILINE)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
