@@ -76,16 +76,23 @@ def triage_received(
         with store.write() as connection:
             for row, decision in decided[start : start + chunk]:
                 try:
-                    _route(connection, row, decision, now, approval)
+                    route(connection, row, decision, now, approval)
                 except Conflict:
                     continue  # triaged meanwhile by someone else; nothing of this one was written
                 moved += 1
     return moved
 
 
-def _route(
-    connection: Connection, row: AnyRow, decision: Decision, now: datetime, approval: ApprovalPolicy | None
-) -> None:
+def route(
+    connection: Connection,
+    row: AnyRow,
+    decision: Decision,
+    now: datetime,
+    approval: ApprovalPolicy | None,
+    *,
+    actor: str = "system",
+) -> AnyRow:
+    """Move one incident through triaged to its route (``actor`` is a person when they asked for a retriage)."""
     ident = public_id(row)
     detail = {"route": decision.route, "why": decision.reason, **decision.detail}
     triaged = writes.transition(
@@ -93,7 +100,7 @@ def _route(
         ident,
         Status.triaged,
         now=now,
-        actor="system",
+        actor=actor,
         event="triaged",
         detail=detail,
         updates=decision.updates,
@@ -115,6 +122,7 @@ def _route(
             policy=approval or ApprovalPolicy(),
             now=now,
         )
+    return routed
 
 
 #: Intake is saturated when this many writes share a commit: requests are queueing behind each other.
