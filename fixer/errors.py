@@ -9,6 +9,7 @@ FixerError                       (.permanent: retrying the same change fails the
 │   └── InvalidChange            not a diff, empty, malformed
 ├── VerificationRefused          unverified and the policy refuses drafts        permanent
 ├── SandboxUnavailable           the sandbox is required and bwrap is missing    permanent
+├── TestCommandNotFound          the test command cannot start (configuration)   permanent
 ├── OpenPullRequestCapReached    too many open bot PRs in the repository         transient
 ├── BranchTakenOver              someone else committed on the bot branch        permanent
 ├── WorkspaceError               git failed locally (clone, fetch, worktree)     transient
@@ -106,6 +107,24 @@ class SandboxUnavailable(FixerError):
     """bubblewrap is missing or cannot create namespaces, and the repository requires the sandbox."""
 
     permanent = True
+
+
+class TestCommandNotFound(FixerError):
+    """The repository's test command names a program that is not there: a configuration error, not a red run."""
+
+    __test__ = False  # not a pytest class
+    permanent = True
+
+    def __init__(self, command: str, program: str, path: str) -> None:
+        super().__init__(
+            f"the test command `{command}` cannot start: `{program}` was not found on the PATH the tests run with "
+            f"(PATH={path or '(empty)'}). Verification: not_run; nothing was pushed and no pull request was opened. "
+            "Give test_command an absolute path in healer.toml, or start devops-healer with a PATH that has it, "
+            "then retry the incident."
+        )
+        self.command = command
+        self.program = program
+        self.path = path
 
 
 class OpenPullRequestCapReached(FixerError):

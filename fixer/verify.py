@@ -10,12 +10,15 @@ import contextlib
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
+from fixer.errors import TestCommandNotFound
 from fixer.models import TestRun, Verdict, Verification
 from fixer.sandbox import BWRAP, SandboxMode, SandboxSpec, wrap
 
@@ -48,6 +51,25 @@ def failed_tests(output: str) -> list[str]:
     return sorted(set(found))
 
 
+def resolve_command(command: str, cwd: Path, env: Mapping[str, str]) -> list[str]:
+    """The command's argv, once its program is known to exist on the test environment's PATH (or, for a
+    path such as ./run-tests, in the worktree). A program that is not there raises TestCommandNotFound
+    rather than becoming a red run (exit 127) and a draft pull request."""
+    argv = shlex.split(command)
+    path = env.get("PATH", "")
+    if not argv:
+        raise TestCommandNotFound(command, "", path)
+    program = argv[0]
+    if os.sep in program:
+        target = cwd / program
+        found = target.is_file() and os.access(target, os.X_OK)
+    else:
+        found = shutil.which(program, path=path) is not None
+    if not found:
+        raise TestCommandNotFound(command, program, path)
+    return argv
+
+
 class SubprocessRunner:
     """Runs a test command in the sandbox, as its own process group; kills the group on timeout.
 
@@ -60,7 +82,8 @@ class SubprocessRunner:
     def run(
         self, command: str, cwd: Path, *, timeout: float, output_cap: int, sandbox: SandboxSpec, mode: SandboxMode
     ) -> TestRun:
-        given = shlex.split(command)
+        env = test_environment()
+        given = resolve_command(command, cwd, env)
         argv = wrap(given, sandbox, mode, bwrap=self.bwrap, cwd=cwd)
         started = time.monotonic()
         try:
@@ -70,7 +93,7 @@ class SubprocessRunner:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                env=test_environment(),
+                env=env,
                 start_new_session=True,
             )
         except OSError as exc:

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Connection, insert, select
 
+from server.errors import NotDeadLettered
 from server.models import Incident, Status
 from server.redact import redact
 from server.store import Store, queries, writes
@@ -24,6 +25,8 @@ from server.triage.retry import backoff
 
 BACKOFF_BASE_SECONDS = 30.0
 BACKOFF_CAP_SECONDS = 3600.0
+#: What `healer dlq retry` may send back to the agents.
+RETRYABLE = frozenset({Status.dead_letter, Status.fix_rejected})
 
 
 class AttemptRecord(BaseModel):
@@ -126,12 +129,15 @@ def dead_letter(store: Store, incident_id: str) -> DeadLetter:
 
 def retry(store: Store, incident_id: str, *, by: str) -> Incident:
     """A person sends a dead-lettered (or rejected) incident back to the agents, with a fresh budget."""
+    current = store.get(incident_id).status
+    if current not in RETRYABLE:
+        raise NotDeadLettered(incident_id, current.value)
     return store.transition(
         incident_id,
         Status.pending,
         actor=f"human:{by}",
         event="retried",
-        expect={Status.dead_letter, Status.fix_rejected},
+        expect=set(RETRYABLE),  # still, when a worker moved it since the read above
         updates={"attempts": 0, "not_before": None},
         detail={"by": by},
     )

@@ -22,7 +22,9 @@ COMMANDS = {
     "approve": "Approve what waits for you: a routed incident, or a held fix (which then runs).",
     "deny": "Deny what waits for you; the incident goes to humans.",
     "dlq": "The dead-letter queue: list, show, retry.",
+    "incidents": "Incidents: triage again, after healer.toml maps a service it did not.",
     "rules": "Triage rules: test a report against them, or check the configuration.",
+    "doctor": "Check the set-up: configuration, repositories, test commands, GitHub token, sandbox, database.",
     "notify": "Notifications: make a webhook signing secret.",
     "people": "People who approve: make a person's token or password hash, or sign them out.",
     "agents": "Agent runs: dispatch a configured agent CLI on an incident, list runs, show one, cancel.",
@@ -46,13 +48,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    level = (args.log_level or os.environ.get("HEALER_LOG_LEVEL") or "INFO").upper()
     logging.basicConfig(
-        level=(args.log_level or os.environ.get("HEALER_LOG_LEVEL") or "INFO").upper(),
+        level=level,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns what matters
-    code: int = args.handler(args)
+    if level != "DEBUG":  # each migration step and plugin set-up is a line; what matters would scroll away
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        code: int = args.handler(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped early (`healer pr show 1 | head`): nothing is wrong, so no traceback. What is
+        # still buffered goes nowhere, and so does the interpreter's last flush at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a process ended by SIGPIPE
     return code
 
 

@@ -17,6 +17,7 @@ the reader is often a coding agent.
     │   └── IdempotencyConflict
     ├── Conflict                      the request is fine but the incident's state forbids it
     │   ├── InvalidTransition
+    │   │   └── NotDeadLettered       a retry of an incident that is not in the dead-letter queue
     │   ├── ClaimConflict
     │   └── ApprovalStale             what was to be approved moved; a new request is open
     ├── Forbidden                     this person may not do that (approve their own fix, say)
@@ -139,6 +140,20 @@ class InvalidTransition(Conflict):
         self.incident_id = incident_id
         self.current = current
         self.wanted = wanted
+
+
+class NotDeadLettered(InvalidTransition):
+    """A retry of an incident outside the dead-letter queue: an invalid move, said in the queue's terms."""
+
+    def __init__(self, incident_id: str, current: str) -> None:
+        Conflict.__init__(
+            self,
+            f"{incident_id} is not in the dead-letter queue (it is {current}); only a dead-lettered incident or a "
+            "rejected fix can be retried. `healer dlq list` shows the queue.",
+        )
+        self.incident_id = incident_id
+        self.current = current
+        self.wanted = "pending"
 
 
 class ClaimConflict(Conflict):

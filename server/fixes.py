@@ -23,6 +23,7 @@ from fixer.forge_local import LocalForge, ensure_bare_remote
 from fixer.models import BotIdentity, FixRequest, FixResult, RepoSpec, describe_run
 from fixer.pipeline import Fixer
 from fixer.workspace import Workspace
+from server import similar
 from server.attempts import record_failed_attempt
 from server.config import HealerConfig, RepoConfig
 from server.errors import ClaimConflict, InvalidInput
@@ -484,6 +485,9 @@ class FixService:
                     "review_state": None,
                 },
             )
+            if pr.created:
+                # The root cause and PR title join the incident's search entry with the move.
+                similar.reindex(connection, moved.pk)
         return FixOutcome(
             incident_id=incident_id,
             status=Status(moved.status),

@@ -85,6 +85,7 @@ TRANSITIONS: dict[tuple[Status, Status], str] = {
     (S.dead_letter, S.pending): "a person retries",
     (S.fix_rejected, S.pending): "a person retries, or new evidence arrived",
     (S.escalated, S.pending): "a person hands it back to the agents",
+    (S.escalated, S.triaged): "a person re-runs triage (the configuration now maps its service)",
     (S.monitoring, S.pending): "a person hands it to the agents",
     (S.monitoring, S.escalated): "a person escalates",
     # A person takes an incident over from the bot (the dashboard's escalate, /healer stop).

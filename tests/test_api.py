@@ -239,3 +239,18 @@ def test_unknown_routes_and_methods_answer_in_the_error_shape(client: TestClient
     assert missing.json()["error"]["type"] == "NotFound" and "/openapi.json" in missing.json()["error"]["message"]
     wrong = client.delete("/incidents")
     assert wrong.status_code == 405 and wrong.json()["error"]["message"] == "DELETE is not allowed on /incidents"
+
+
+def test_docs_page_loads_only_from_this_server_even_behind_the_token(healer_home: Path, store: Store) -> None:
+    """/docs works offline: Swagger UI's assets come from the package, not a CDN."""
+    import re
+
+    with make_client(healer_home, store, api_token=SecretStr("s3cret-token")) as guarded:
+        page = guarded.get("/docs")
+        assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+        referenced = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)
+        assert referenced and all(url.startswith("/") and not url.startswith("//") for url in referenced), referenced
+        assert "http://" not in page.text and "https://" not in page.text
+        for url in referenced:
+            asset = guarded.get(url)
+            assert asset.status_code == 200 and len(asset.content) > 500, url

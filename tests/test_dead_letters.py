@@ -173,6 +173,7 @@ def test_retry_sends_it_back_to_pending_with_a_fresh_budget(
     # Only a dead-lettered (or rejected) incident can be retried.
     refused = client.post(f"/dead-letters/{incident_id}/retry", json={"by": "ana"})
     assert refused.status_code == 409, refused.text
+    assert f"{incident_id} is not in the dead-letter queue (it is pending)" in refused.json()["error"]["message"]
     assert store.get(incident_id).status == Status.pending
 
 
@@ -231,7 +232,9 @@ def test_dlq_cli_refuses_to_retry_an_incident_that_is_not_dead(
 ) -> None:
     incident_id = report(store, config)
     done = healer(home, db_url, "dlq", "retry", incident_id)
-    assert done.returncode != 0 and incident_id in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"healer: {incident_id} is not in the dead-letter queue (it is pending);")
+    assert "cannot move to" not in done.stderr
     assert store.get(incident_id).status == Status.pending
 
 

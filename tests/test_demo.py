@@ -33,6 +33,8 @@ def test_demo_opens_three_verified_pull_requests(tmp_path: Path) -> None:
     done = subprocess.run([HEALER, "demo", "--keep"], env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     out = done.stdout
+    # The demo's output is its own: the agent's `healer mcp` logs go to a file in the workspace.
+    assert " INFO server." not in done.stderr and " INFO server." not in out, done.stderr[-2000:]
     assert "1 duplicate (counted as occurrence 2 of" in out
     assert re.search(r"low\s+-> monitoring", out)
     rows = [line for line in out.splitlines() if re.match(r"INC-\d{8}-\d{4}\s", line)]
@@ -161,3 +163,11 @@ def test_an_interrupted_demo_stops_its_server(tmp_path: Path, signum: int) -> No
     assert f"interrupted ({signal.Signals(signum).name}); stopping healer serve\n" in seen
     assert not _alive(server_pid)
     assert not list(tmp_path.glob("healer-demo-*"))  # the workspace is removed too
+
+
+def test_step_six_says_the_workspace_goes_unless_kept(tmp_path: Path) -> None:
+    from server.demo.runner import look_further
+
+    removed = look_further(tmp_path, "http://127.0.0.1:1", [], keep=False)[0]
+    assert "while the demo runs" not in removed and "`healer demo --keep`" in removed
+    assert "removed when the demo ends" in removed

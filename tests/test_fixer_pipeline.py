@@ -279,3 +279,33 @@ def test_a_test_run_that_edits_tracked_files_changes_nothing_in_the_commit(tmp_p
     result = setup.fixer.submit(setup.spec, setup.request(setup.diff(ADD_FIX)), setup.forge)
     committed = git(setup.bare, "show", f"{result.commit}:app/calc.py")
     assert "return a + b" in committed and "written by the test run" not in committed
+
+
+def test_a_test_command_that_cannot_start_is_a_configuration_error_not_a_draft(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An MCP client's minimal PATH without `python`: no red verdict, no push, no PR; the message names
+    the command and the PATH it was looked up in."""
+    from fixer.errors import TestCommandNotFound
+
+    setup = Setup(tmp_path)
+    bare_path = tmp_path / "empty-bin"
+    bare_path.mkdir()
+    monkeypatch.setenv("PATH", f"{bare_path}:/usr/bin:/bin")
+    setup.spec = setup.spec.model_copy(update={"test_command": "healer-no-such-python -m pytest -q"})
+    with pytest.raises(TestCommandNotFound) as caught:
+        setup.fixer.submit(setup.spec, setup.request(setup.diff(ADD_FIX)), setup.forge)
+    message = caught.value.message
+    assert "`healer-no-such-python -m pytest -q`" in message and f"PATH={bare_path}:/usr/bin:/bin" in message
+    assert "not_run" in message and caught.value.permanent
+    assert setup.remote_branches() == ["main"] and setup.records.list_prs() == []
+    assert_no_worktree_left(setup)
+
+
+def test_a_test_script_in_the_repository_is_found_by_its_relative_path(tmp_path: Path) -> None:
+    from fixer.errors import TestCommandNotFound
+
+    setup = Setup(tmp_path, policy=PolicyConfig(verify_before=False))
+    setup.spec = setup.spec.model_copy(update={"test_command": "./missing-run-tests.sh"})
+    with pytest.raises(TestCommandNotFound, match=r"missing-run-tests\.sh"):
+        setup.fixer.submit(setup.spec, setup.request(setup.diff(ADD_FIX)), setup.forge)

@@ -91,9 +91,17 @@ def test_agent_submits_a_fix_and_a_person_reviews_it(calc_server: ServerProcess,
     assert events[-4:] == ["fix_started", "fix_refused", "fix_started", "pr_opened"]
 
     listed = healer(calc_server.env, "pr", "list")
-    assert "#1" in listed.stdout and "healer/" + iid in listed.stdout
+    header, row = listed.stdout.splitlines()
+    assert header.split() == ["PR", "STATE", "REPO", "BRANCH", "TITLE"]
+    assert row.startswith("#1") and "healer/" + iid in row
+    assert row.index("healer/") == header.index("BRANCH") and row.index("calc") == header.index("REPO")
     shown = healer(calc_server.env, "pr", "show", "1")
     assert "+    return a + b" in shown.stdout and "test_add" in shown.stdout  # the diff and the test output
+    assert "<!-- healer:" not in shown.stdout and "## What changed" in shown.stdout
+    headed = subprocess.run(
+        f"{HEALER} pr show 1 | head -n 2", shell=True, env=calc_server.env, capture_output=True, text=True, timeout=60
+    )
+    assert len(headed.stdout.splitlines()) == 2 and "Traceback" not in headed.stderr
     merged = healer(calc_server.env, "pr", "merge", "1", "--as", "ana")
     assert merged.returncode == 0, merged.stderr
     incident = httpx.get(f"{calc_server.url}/incidents/{iid}").json()

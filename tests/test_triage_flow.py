@@ -210,6 +210,7 @@ def test_rest_and_cli_faces(tmp_path: Path) -> None:
     assert tested.returncode == 0 and "route: monitor" in tested.stdout and "[MATCH]" in tested.stdout
     checked = subprocess.run([HEALER, "rules", "check"], env=env, capture_output=True, text=True, timeout=60)
     assert checked.returncode == 0, checked.stdout
+    assert "the rules are valid" in checked.stdout and "run `healer doctor`" in checked.stdout
     (home / "healer.toml").write_text(
         (home / "healer.toml").read_text() + '\n[[routing.rules]]\nname = "x"\nroute = "teleport"\n'
     )

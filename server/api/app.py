@@ -12,6 +12,7 @@ from server.api import (
     alerts,
     approvals,
     dead_letters,
+    docs_page,
     errors,
     events,
     fixes,
@@ -20,6 +21,7 @@ from server.api import (
     incidents,
     metrics,
     openapi,
+    retriage,
     reviews,
     rules,
     runs,
@@ -35,6 +37,7 @@ from server.people import load_people
 ROUTERS = [
     health.router,
     incidents.router,
+    retriage.router,
     alerts.router,
     github.router,
     reviews.router,
@@ -71,7 +74,9 @@ def create_app(
         version=__version__,
         description="Production incidents in, reviewed pull requests out.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package instead of a CDN, below
     )
+    docs_page.install(app, "devops-healer")
     app.state.healer = state
     for router in ROUTERS:
         app.include_router(router)

@@ -12,7 +12,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 #: Paths anyone may read: liveness and readiness for load balancers, the API's own description,
 #: the dashboard's sign-in page and its static files.
-OPEN_PATHS = frozenset({"/health", "/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/login"})
+OPEN_PATHS = frozenset(
+    {"/health", "/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/login"}
+) | {
+    "/docs/swagger-ui-bundle.js",  # /docs' own assets (server/api/docs_page.py)
+    "/docs/swagger-ui.css",
+    "/docs/favicon-32x32.png",
+}
 OPEN_PREFIXES = ("/static/",)
 #: How an agent run's token starts (server.agents.tokens.PREFIX).
 RUN_TOKEN_PREFIX = b"hrt_"

@@ -15,7 +15,7 @@ from server.commands.common import fail, load
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("incident_id")
+    parser.add_argument("incident_id", help="The incident (INC-...) that waits for you.")
     parser.add_argument(
         "--as",
         dest="user",

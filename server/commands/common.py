@@ -61,6 +61,7 @@ def load(*, hold: bool = True) -> tuple[Settings, HealerConfig]:
         settings = Settings()
     except ValueError as exc:  # pydantic's ValidationError and pydantic-settings' SettingsError both are
         fail(f"bad environment setting {describe_settings_error(exc)}")
+    ensure_home(settings)
     try:
         config = load_config(settings.config_path)
     except HealerError as exc:
@@ -71,3 +72,20 @@ def load(*, hold: bool = True) -> tuple[Settings, HealerConfig]:
 
         hold_secrets(server_secrets(settings, config, os.environ))
     return settings, config
+
+
+def ensure_home(settings: Settings) -> None:
+    """The home folder, when the database or healer.toml live there: refused if it is a file, and said
+    when it is created (a forgotten HEALER_HOME otherwise starts an empty store without a word)."""
+    if settings.database_url is not None and settings.config is not None:
+        return
+    home = settings.home
+    if home.exists() and not home.is_dir():
+        fail(f"HEALER_HOME is {home}, which is a file, not a folder; point it at a folder (created if missing)")
+    if home.exists():
+        return
+    try:
+        home.mkdir(parents=True)
+    except OSError as exc:
+        fail(f"cannot create the home folder {home} (HEALER_HOME): {exc.strerror}; point HEALER_HOME at a folder")
+    sys.stderr.write(f"healer: created a new home at {home} (set HEALER_HOME to use another folder)\n")

@@ -9,7 +9,11 @@ from server.commands.common import fail, load
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["upgrade", "revision"])
+    parser.add_argument(
+        "action",
+        choices=["upgrade", "revision"],
+        help="upgrade: bring the schema to the newest revision; revision: print the revision it is at.",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

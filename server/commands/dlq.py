@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     sub.add_parser("list", help="Dead-lettered incidents with their last error.")
     for name, text in (("show", "Every attempt and its error."), ("retry", "Back to the agents, fresh budget.")):
-        sub.add_parser(name, help=text).add_argument("incident_id")
+        sub.add_parser(name, help=text).add_argument("incident_id", help="The dead-lettered incident (INC-...).")
 
 
 def run(args: argparse.Namespace) -> int:

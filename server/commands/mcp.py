@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
+import shutil
+import signal
+import sys
 
 from server.commands.common import load
 
@@ -40,8 +44,31 @@ def run(args: argparse.Namespace) -> int:
     finally:
         gc.freeze()
         gc.enable()
+    if sys.stdin.isatty():  # a person, not an agent: say what this is instead of waiting in silence
+
+        def leave(_signum: int, _frame: object) -> None:
+            # The SDK's stdin reader sits in a thread blocked on a read that only Enter would end, and
+            # KeyboardInterrupt would surface as a long traceback: close the store and leave at once.
+            runtime.close()
+            os._exit(130)
+
+        signal.signal(signal.SIGINT, leave)
+        sys.stderr.write(terminal_hint(sys.argv[0]) + "\n")
+        sys.stderr.flush()
     try:
         server.run("stdio")
     finally:
         runtime.close()
     return 0
+
+
+def terminal_hint(program: str) -> str:
+    """One line for a person who started `healer mcp` by hand: what it is, how to use and inspect it."""
+    command = shutil.which(program) or program
+    snippet = json.dumps({"command": command, "args": ["mcp"]})
+    return (
+        "healer mcp: devops-healer's MCP server on stdio, for a coding agent to start, not for typing into. "
+        f"Configure your client with {snippet} (plus HEALER_HOME in its env); inspect it with "
+        f"`npx -y @modelcontextprotocol/inspector@0.18.0 --cli {command} mcp --method tools/list` (Node 22+). "
+        "Ctrl-C quits."
+    )

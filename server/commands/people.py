@@ -14,14 +14,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = sub.add_parser(
         "add", help="Print a new person token once, and the [people.<login>] lines to paste into healer.toml."
     )
-    add.add_argument("login")
+    add.add_argument("login", help="The person's login, as in [people.<login>] (letters, digits, . _ -).")
     add.add_argument(
         "--password",
         action="store_true",
         help="Also ask for a dashboard password (read twice, or one line from stdin) and print its scrypt hash.",
     )
     revoke = sub.add_parser("revoke", help="End every dashboard session signed in under LOGIN, now.")
-    revoke.add_argument("login")
+    revoke.add_argument("login", help="The person whose dashboard sessions end now.")
 
 
 def _password() -> str:

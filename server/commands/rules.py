@@ -13,7 +13,7 @@ from server.commands.common import fail, load
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     test = sub.add_parser("test", help="Which rule would decide for this report (POST /incidents shape), and why.")
-    test.add_argument("file", type=Path)
+    test.add_argument("file", type=Path, help="A JSON incident report, as POST /incidents takes it.")
     sub.add_parser("check", help="Validate [triage], [routing] and [notify] in healer.toml, naming key and line.")
 
 
@@ -32,7 +32,10 @@ def run(args: argparse.Namespace) -> int:
             out.write(f"{problem}\n")
         if problems:
             return 1
-        out.write(f"{settings.config_path}: triage, routing and notify settings are valid\n")
+        out.write(
+            f"{settings.config_path}: the rules are valid ([triage], [routing], [notify]); repositories, tokens and "
+            "the database are not checked here: run `healer doctor`\n"
+        )
         return 0
     from server.api.rules import dry_run
     from server.models import IncidentIn

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from server.commands.common import fail, load
 from server.errors import HealerError
+from server.listen import bind, port_number
 from server.settings import Settings, is_loopback
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
-    parser.add_argument("--port", type=int, default=8080, help="Port (default 8080).")
+    parser.add_argument("--port", type=port_number, default=8080, help="Port, 1 to 65535 (default 8080).")
     parser.add_argument(
         "--log-format",
         choices=["json", "console"],
@@ -203,6 +204,11 @@ def run(args: argparse.Namespace) -> int:
     from server.sandboxing import log_availability
 
     log_availability(settings, config)
+    from server import doctor
+
+    for finding in doctor.cheap(config, settings):
+        if not finding.ok:
+            log.warning("%s: %s (run `healer doctor` for every check)", finding.check, finding.message)
     try:
         store = Store.open(
             settings.resolved_database_url,
@@ -221,17 +227,24 @@ def run(args: argparse.Namespace) -> int:
         fail(exc.message)
     from server.heap import settle_for_serving
 
+    try:
+        sock = bind(args.host, args.port)  # before "listening" is said, and a port in use is one clear line
+    except HealerError as exc:
+        fail(exc.message)
     settle_for_serving()
-    log.info("devops-healer listening on http://%s:%d (MCP at /mcp)", args.host, args.port)
     # log_config=None: uvicorn's lines go through the handler configured above, in the same format.
     # The grace period bounds shutdown; open live-feed streams end on their own when it starts.
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=10,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            access_log=False,
+            log_config=None,
+            timeout_graceful_shutdown=10,
+        )
     )
+    log.info("devops-healer listening on http://%s:%d (MCP at /mcp)", args.host, args.port)
+    server.run(sockets=[sock])
     return 0

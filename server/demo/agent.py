@@ -8,17 +8,28 @@ it holds for that fault. Everything it talks to is the real system.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from mcp import Client
-from mcp.client.stdio import StdioServerParameters
+from mcp.client._transport import TransportStreams
+from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.types import CallToolResult, Implementation
 from pydantic import BaseModel
 
 from server.demo.scenarios import follow_up_diff, for_incident, unfenced
 
 AGENT_NAME = "demo-agent (scripted)"
+
+
+@asynccontextmanager
+async def healer_mcp(command: str, env: dict[str, str]) -> AsyncIterator[TransportStreams]:
+    """`healer mcp` as a child process; its log lines go to agent.log beside the home, not into the demo's output."""
+    with (Path(env["HEALER_HOME"]).parent / "agent.log").open("a") as log:
+        async with stdio_client(StdioServerParameters(command=command, args=["mcp"], env=env), errlog=log) as streams:
+            yield streams
 
 
 class AgentError(RuntimeError):
@@ -51,10 +62,9 @@ def _data(result: CallToolResult, tool: str) -> dict[str, Any]:
 
 async def run_agent(command: str, env: dict[str, str], say: Callable[[str], None]) -> list[Attempt]:
     """Work through the queue until it is empty; one Attempt per incident handled."""
-    params = StdioServerParameters(command=command, args=["mcp"], env=env)
     attempts: list[Attempt] = []
     info = Implementation(name="scripted-demo-agent", version="1.0")
-    async with Client(params, client_info=info, read_timeout_seconds=600) as client:
+    async with Client(healer_mcp(command, env), client_info=info, read_timeout_seconds=600) as client:
         tools = sorted(tool.name for tool in (await client.list_tools()).tools)
         say(f"connected to healer mcp over stdio; tools: {', '.join(tools)}")
         seen: set[str] = set()
@@ -150,10 +160,9 @@ async def _fix_one(client: Client, item: dict[str, Any], say: Callable[[str], No
 
 async def follow_up(command: str, env: dict[str, str], incident_id: str, say: Callable[[str], None]) -> Attempt:
     """A review round: read the reviewers' findings, then push a follow-up commit to the same pull request."""
-    params = StdioServerParameters(command=command, args=["mcp"], env=env)
     info = Implementation(name="scripted-demo-agent", version="1.0")
     started = time.monotonic()
-    async with Client(params, client_info=info, read_timeout_seconds=600) as client:
+    async with Client(healer_mcp(command, env), client_info=info, read_timeout_seconds=600) as client:
         pending = _data(await client.call_tool("get_pending_incidents", {"limit": 10}), "get_pending_incidents")
         item = next((i for i in pending["incidents"] if i["id"] == incident_id), None)
         if item is None:

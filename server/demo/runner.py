@@ -270,7 +270,7 @@ def look_further(home: Path, url: str, attempts: list[Attempt], keep: bool) -> l
     when = (
         "the workspace is kept: after the demo, serve it again as printed at the end"
         if keep
-        else "while the demo runs; `healer demo --keep` keeps the workspace for them"
+        else "the workspace is removed when the demo ends: run `healer demo --keep` to try these afterwards"
     )
     lines = [f"6. look further ({when}):", f"   dashboard: {url}/", f"   {_cli(home, 'pr', 'list')}"]
     opened = [a for a in attempts if a.pr_number]

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, insert, select
 
+from server import search, similar
 from server.errors import Conflict
 from server.models import Incident, Severity, Status
 from server.store import Store, writes
@@ -76,16 +77,23 @@ def triage_received(
         with store.write() as connection:
             for row, decision in decided[start : start + chunk]:
                 try:
-                    _route(connection, row, decision, now, approval)
+                    route(connection, row, decision, now, approval)
                 except Conflict:
                     continue  # triaged meanwhile by someone else; nothing of this one was written
                 moved += 1
     return moved
 
 
-def _route(
-    connection: Connection, row: AnyRow, decision: Decision, now: datetime, approval: ApprovalPolicy | None
-) -> None:
+def route(
+    connection: Connection,
+    row: AnyRow,
+    decision: Decision,
+    now: datetime,
+    approval: ApprovalPolicy | None,
+    *,
+    actor: str = "system",
+) -> AnyRow:
+    """Move one incident through triaged to its route (``actor`` is a person when they asked for a retriage)."""
     ident = public_id(row)
     detail = {"route": decision.route, "why": decision.reason, **decision.detail}
     triaged = writes.transition(
@@ -93,7 +101,7 @@ def _route(
         ident,
         Status.triaged,
         now=now,
-        actor="system",
+        actor=actor,
         event="triaged",
         detail=detail,
         updates=decision.updates,
@@ -102,6 +110,8 @@ def _route(
     if decision.verdict is not None:
         connection.execute(insert(verdicts).values(incident_pk=row.pk, at=now, **decision.verdict))
     routed = writes.transition(connection, ident, decision.status, now=now, actor="system", row=triaged)
+    # Indexed once classified (the category is known), in the same transaction as the move.
+    search.index_incident(connection, row.pk, similar.document_for(routed))
     if decision.status == Status.awaiting_approval:
         from server import approvals
 
@@ -115,6 +125,7 @@ def _route(
             policy=approval or ApprovalPolicy(),
             now=now,
         )
+    return routed
 
 
 #: Intake is saturated when this many writes share a commit: requests are queueing behind each other.

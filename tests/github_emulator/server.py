@@ -74,6 +74,7 @@ class GitHubEmulator(People):
         self.faults: dict[tuple[str, str], list[Fault]] = {}
         self.violations: list[str] = []
         self.requests: list[tuple[str, str, int]] = []
+        self.scopes: str | None = "repo, workflow"  # X-OAuth-Scopes of a classic token; None: a fine-grained one
         self.events: list[Event] = []
         self.listeners: list[Listener] = []
         self.url = ""
@@ -230,6 +231,8 @@ class GitHubEmulator(People):
             "X-RateLimit-Reset": str(int(self.clock.now().timestamp()) + 3600),
             "X-GitHub-Request-Id": secrets.token_hex(8).upper(),
         }
+        if self.scopes is not None and self._authorized(request):
+            base["X-OAuth-Scopes"] = self.scopes
         merged = {**base, **(headers or {})}
         if body is None:
             return Response(status_code=status, headers=merged)

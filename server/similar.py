@@ -1,0 +1,137 @@
+"""Similar past incidents with what became of them: the index's matches, each with its outcome,
+root cause, pull request and changed files.
+
+In: an incident (its row). Out: up to three ``SimilarIncident`` models, best match first, a
+verified fix before others at equal relevance. Reads ``server.search`` and the store's rows; the
+faces (MCP's ``get_incident_details``, ``GET /incidents/{id}/similar``, ``healer similar``, the
+dashboard) only render what comes out.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, select
+
+from server import search
+from server.models import StackFrame, Status
+from server.store import queries
+from server.store.rows import public_id
+from server.store.schema import incidents, timeline
+
+Outcome = Literal["verified", "regressed", "fix_rejected", "escalated", "open"]
+
+_ESCALATED = {Status.escalated, Status.dead_letter}
+
+
+class SimilarIncident(BaseModel):
+    """An earlier incident that looks like this one, and what became of it."""
+
+    id: str
+    title: str
+    service: str
+    status: Status
+    outcome: Outcome = Field(description="verified, regressed, fix_rejected, escalated or open.")
+    root_cause: str | None = Field(default=None, description="The fixing agent's explanation, as it wrote it.")
+    pr_title: str | None = None
+    pr_url: str | None = None
+    pr_number: int | None = None
+    changed_files: list[str] = Field(default_factory=list)
+    score: float = Field(description="Relevance, 0 to 1, relative to the best match of this search.")
+
+
+def document_for(row: Any, *, root_cause: str | None = None, pr_title: str | None = None) -> search.SearchDocument:
+    """The index entry of an incident row (the store's columns)."""
+    frames = [StackFrame.model_validate(frame) for frame in row.stack_frames or []]
+    return search.document(
+        title=row.title,
+        service=row.service,
+        category=row.category,
+        error=row.error,
+        functions=[frame.function for frame in frames],
+        files=[frame.repo_path or frame.filename for frame in frames] + list(row.affected_files or []),
+        root_cause=root_cause,
+        pr_title=pr_title,
+    )
+
+
+def _outcome(status: Status, events: set[str]) -> Outcome:
+    if status == Status.verified:
+        return "verified"
+    if status == Status.regressed or "regressed" in events:
+        return "regressed"
+    if status == Status.fix_rejected:
+        return "fix_rejected"
+    if status in _ESCALATED:
+        return "escalated"
+    return "open"
+
+
+def find(connection: Connection, row: Any, *, limit: int = 3) -> list[SimilarIncident]:
+    """Up to ``limit`` earlier incidents like ``row``, best first."""
+    candidates = search.nearest(connection, document_for(row), before_pk=row.pk)
+    if not candidates:
+        return []
+    pks = [pk for pk, _ in candidates]
+    rows = {r.pk: r for r in connection.execute(select(incidents).where(incidents.c.pk.in_(pks))).all()}
+    fixes: dict[int, dict[str, Any]] = {}
+    events: dict[int, set[str]] = {pk: set() for pk in pks}
+    for incident_pk, event, detail in connection.execute(
+        select(timeline.c.incident_pk, timeline.c.event, timeline.c.detail)
+        .where(timeline.c.incident_pk.in_(pks), timeline.c.event.in_(("pr_opened", "pr_updated", "regressed")))
+        .order_by(timeline.c.id)
+    ):
+        events[incident_pk].add(event)
+        if event == "pr_opened" and incident_pk not in fixes:
+            fixes[incident_pk] = detail  # the first fix: its root cause and title describe the change
+        elif event == "pr_updated" and incident_pk in fixes:
+            fixes[incident_pk] = {**fixes[incident_pk], "files": _merged(fixes[incident_pk], detail)}
+    scored = [(pk, score, _outcome(Status(rows[pk].status), events[pk])) for pk, score in candidates if pk in rows]
+    best = max(score for _, score, _ in scored) if scored else 1.0
+    out: list[SimilarIncident] = []
+    for pk, score, outcome in search.rank(scored, limit=limit):
+        found, fix = rows[pk], fixes.get(pk, {})
+        out.append(
+            SimilarIncident(
+                id=public_id(found),
+                title=found.title,
+                service=found.service,
+                status=Status(found.status),
+                outcome=outcome,
+                root_cause=fix.get("explanation"),
+                pr_title=fix.get("summary"),
+                pr_url=found.pr_url,
+                pr_number=found.pr_number,
+                changed_files=list(fix.get("files") or []),
+                score=round(score / best, 3) if best else 0.0,
+            )
+        )
+    return out
+
+
+def _merged(first: dict[str, Any], later: dict[str, Any]) -> list[str]:
+    files = list(first.get("files") or [])
+    return files + [name for name in later.get("files") or [] if name not in files]
+
+
+def reindex(connection: Connection, pk: int) -> None:
+    """Write an incident's entry from its row and its first fix, in the caller's transaction."""
+    row = connection.execute(select(incidents).where(incidents.c.pk == pk)).first()
+    if row is None:
+        return
+    fix = connection.execute(
+        select(timeline.c.detail)
+        .where(timeline.c.incident_pk == pk, timeline.c.event == "pr_opened")
+        .order_by(timeline.c.id)
+        .limit(1)
+    ).scalar()
+    fix = fix or {}
+    search.index_incident(
+        connection, pk, document_for(row, root_cause=fix.get("explanation"), pr_title=fix.get("summary"))
+    )
+
+
+def for_incident(connection: Connection, incident_id: str, *, limit: int = 3) -> list[SimilarIncident]:
+    """Similar earlier incidents of the incident with this public id (``IncidentNotFound`` if none)."""
+    return find(connection, queries.incident_row(connection, incident_id), limit=limit)
