@@ -1,7 +1,7 @@
 """Agent runs: one row per headless agent process started (or queued) for an incident.
 
 Revision ID: 0012
-Revises: 0013
+Revises: 0011
 Create Date: 2026-12-07
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from server.store.schema import BigId, UTCDateTime
 
 revision = "0012"
-down_revision = "0013"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -4,7 +4,7 @@ Built here for every incident already stored, from its row and its first fix's r
 pull request title; kept current afterwards in the same transactions as the incident's writes.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-07
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy import select, text
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
