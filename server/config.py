@@ -95,7 +95,7 @@ def _describe(error: Any) -> str:
 
 
 #: Every top-level table healer.toml may have; each section's module validates its own.
-KNOWN_TABLES = ("repos", "sources", "triage", "routing", "notify", "review", "verification", "people")
+KNOWN_TABLES = ("repos", "sources", "triage", "routing", "notify", "review", "verification", "people", "deployments")
 
 
 class ReviewConfig(BaseModel):
