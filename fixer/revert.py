@@ -61,7 +61,7 @@ def open_revert(fixer: Fixer, spec: RepoSpec, request: RevertRequest, forge: For
             before: TestRun | None = None
             untested: str | None = None
             if spec.test_command and spec.policy.verify_before:
-                before, untested = fixer._test(spec, tree)
+                before, untested = fixer.run_tests(spec, tree)
                 gitcmd.run(tree, "reset", "--hard", "--quiet", "HEAD")
             env = {
                 "GIT_AUTHOR_NAME": spec.bot.name,
@@ -89,7 +89,7 @@ def open_revert(fixer: Fixer, spec: RepoSpec, request: RevertRequest, forge: For
             )
             after: TestRun | None = None
             if spec.test_command and untested is None:
-                after, untested = fixer._test(spec, tree)
+                after, untested = fixer.run_tests(spec, tree)
             result = verification(before, after, not_run_reason=untested)
             commit = gitcmd.head_commit(tree)
             gitcmd.run(
