@@ -280,3 +280,22 @@ def test_a_squash_merge_is_reverted_without_a_mainline(store: Store, tmp_path: P
     )
     assert result.parents == 1
     assert git(bare, "diff", f"{result.commit}^", result.commit) == git(bare, "diff", squash, f"{squash}^")
+
+
+def test_start_and_on_regression_per_repository_and_service(store: Store, tmp_path: Path) -> None:
+    from server.verification import load_verification
+
+    extra = (
+        '[verification]\nquiet_minutes = 30\n[verification.repos.calc]\nstart = "deploy"\non_regression = "revert"\n'
+        '[verification.services]\ncalc = {start = "merge", quiet_minutes = 5}\nbilling = 60\n'
+    )
+    verification = load_verification(Loop(store, tmp_path, extra).config)
+    calc = verification.policy("calc", "calc")
+    assert (calc.start, calc.on_regression, calc.window.total_seconds()) == ("merge", "revert", 300)
+    other = verification.policy("orders", "calc")
+    assert (other.start, other.environments, other.window.total_seconds()) == ("deploy", ["production"], 1800)
+    assert verification.window("billing").total_seconds() == 3600
+
+    (tmp_path / "bad").mkdir()
+    with pytest.raises(ConfigError, match=r"verification\.start"):
+        load_verification(Loop(store, tmp_path / "bad", '[verification]\nstart = "release"\n').config)
