@@ -299,3 +299,9 @@ def test_start_and_on_regression_per_repository_and_service(store: Store, tmp_pa
     (tmp_path / "bad").mkdir()
     with pytest.raises(ConfigError, match=r"verification\.start"):
         load_verification(Loop(store, tmp_path / "bad", '[verification]\nstart = "release"\n').config)
+
+
+def test_the_deployments_secret_is_one_the_server_redacts(loop: Loop) -> None:
+    from server.credentials import server_secrets
+
+    assert SIGNING in server_secrets(loop.settings, loop.config, {})
