@@ -109,3 +109,21 @@ def head_commit(tree: Path) -> str:
     except OSError:
         pass
     return out(tree, "rev-parse", "--verify", "HEAD")
+
+
+def safe_sha(name: str) -> str:
+    """A full commit object name (40 or 64 lower-case hex digits), refused otherwise: never a ref or an option."""
+    if not _OBJECT_NAME.fullmatch(name):
+        raise WorkspaceError(f"refusing {name[:80]!r}: expected a full commit sha (40 hex digits)")
+    return name
+
+
+def contains(repo: Path, commit: str, descendant: str) -> bool | None:
+    """Whether ``descendant`` is ``commit`` or comes after it; None when either is not in ``repo``."""
+    for name in (safe_sha(commit), safe_sha(descendant)):
+        if run(repo, "cat-file", "-e", f"{name}^{{commit}}", check=False).returncode != 0:
+            return None
+    found = run(repo, "merge-base", "--is-ancestor", commit, descendant, check=False)
+    if found.returncode not in (0, 1):
+        raise WorkspaceError(f"git merge-base failed: {found.stderr.decode(errors='replace').strip()[-300:]}")
+    return found.returncode == 0

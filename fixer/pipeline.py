@@ -195,6 +195,10 @@ class Fixer:
                 finished_at=datetime.now(UTC),
             )
 
+    def run_tests(self, spec: RepoSpec, tree: Path) -> tuple[TestRun | None, str | None]:
+        """The repository's tests in ``tree``, in the same sandbox as a fix's (a revert's too)."""
+        return self._test(spec, tree)
+
     def _test(self, spec: RepoSpec, tree: Path) -> tuple[TestRun | None, str | None]:
         """The run, or why it could not run: an unavailable sandbox that the repository requires means
         the change is not tested at all, never tested bare."""

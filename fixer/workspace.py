@@ -230,3 +230,42 @@ class Workspace:
         """Author and committer emails of the commits on ``head`` that ``base`` does not have."""
         text = gitcmd.out(cache, "log", "--format=%ae%n%ce", f"{base}..{head}", "--")
         return list(dict.fromkeys(line for line in text.splitlines() if line))
+
+    def forge_base(self, cache: Path, spec: RepoSpec, forge_url: str, auth_env: dict[str, str]) -> str:
+        """The forge's default branch (where merges land), fetched into the cache; its commit."""
+        branch = gitcmd.safe_ref(spec.default_branch)
+        if self._same(spec, forge_url):
+            return gitcmd.out(cache, "rev-parse", "--verify", "--end-of-options", f"refs/remotes/origin/{branch}")
+        with self.repo_lock(spec):
+            gitcmd.run(
+                cache,
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "forge",
+                f"+refs/heads/{branch}:refs/remotes/forge-base/{branch}",
+                env=auth_env,
+                timeout=600,
+                secrets=_secrets_in(auth_env),
+            )
+        return gitcmd.out(cache, "rev-parse", "--verify", "--end-of-options", f"refs/remotes/forge-base/{branch}")
+
+    def contains(
+        self, spec: RepoSpec, forge_url: str, auth_env: dict[str, str], commit: str, descendant: str
+    ) -> bool | None:
+        """Whether ``descendant`` (a deployed sha) comes after ``commit`` (a merge), read in the cache.
+
+        The cache is synced first, and the forge's default branch fetched too (a merge lands there);
+        a sha still missing is asked of the forge by name. None: the sha is in neither repository."""
+        gitcmd.safe_sha(commit)
+        gitcmd.safe_sha(descendant)
+        cache = self.sync(spec, forge_url, auth_env, _secrets_in(auth_env))
+        self.forge_base(cache, spec, forge_url, auth_env)
+        with self.repo_lock(spec):
+            for name in (commit, descendant):
+                if gitcmd.run(cache, "cat-file", "-e", f"{name}^{{commit}}", check=False).returncode != 0:
+                    # Servers that allow fetching a reachable commit by name (GitHub does) answer this.
+                    gitcmd.run(
+                        cache, "fetch", "--quiet", "--no-tags", "forge", name, env=auth_env, check=False, timeout=600
+                    )
+            return gitcmd.contains(cache, commit, descendant)

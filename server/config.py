@@ -106,6 +106,7 @@ KNOWN_TABLES = (
     "people",
     "agents",
     "dispatch",
+    "deployments",
 )
 
 

@@ -116,4 +116,9 @@ def server_secrets(settings: Settings, config: HealerConfig, environ: Mapping[st
     with contextlib.suppress(HealerError):
         for channel in load_notify(config, environ).channels.values():
             held.extend(secret_values(channel))
+    with contextlib.suppress(HealerError):
+        from server.deployments import load_deployments
+
+        deployments = load_deployments(config, environ)
+        held.extend(secret.get_secret_value() for secret in (deployments.secrets() if deployments else []))
     return held

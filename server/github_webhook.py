@@ -17,10 +17,12 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from server.config import HealerConfig
+from server.deployments import DeploymentIn
 from server.errors import HealerError
 from server.reviews import ForgeActions, ReviewEvent, after, apply_in
 from server.store import Store
@@ -212,7 +214,8 @@ class Translator:
             pr = payload["pull_request"]
             if action == "closed":
                 kind = "pr_merged" if pr.get("merged") else "pr_closed"
-                return [ReviewEvent(kind=kind, actor=actor, **base)]
+                merge_commit = pr.get("merge_commit_sha") if pr.get("merged") else None
+                return [ReviewEvent(kind=kind, actor=actor, commit_sha=merge_commit, **base)]
             mapping = {
                 "reopened": "pr_reopened",
                 "synchronize": "pr_pushed",
@@ -276,19 +279,46 @@ class Translator:
         return []
 
 
+def deployment(payload: dict[str, Any]) -> DeploymentIn | None:
+    """A ``deployment_status`` delivery as a deployment report; None when it is not one."""
+    status = payload.get("deployment_status") or {}
+    deployed = payload.get("deployment") or {}
+    try:
+        return DeploymentIn(
+            repo=str((payload.get("repository") or {}).get("full_name", "")),
+            sha=str(deployed.get("sha", "")),
+            environment=str(status.get("environment") or deployed.get("environment") or ""),
+            status=status.get("state"),
+        )
+    except ValidationError:
+        return None
+
+
 def process_pending(
-    store: Store, translator: Translator, forge_for: Callable[[str], ForgeActions | None], limit: int = 100
+    store: Store,
+    translator: Translator,
+    forge_for: Callable[[str], ForgeActions | None],
+    limit: int = 100,
+    *,
+    deployed: Callable[[DeploymentIn, str], str] | None = None,
 ) -> int:
-    """Apply recorded, unprocessed deliveries, oldest first; each with its mark in one transaction."""
+    """Apply recorded, unprocessed deliveries, oldest first; each with its mark in one transaction.
+
+    A ``deployment_status`` delivery goes to ``deployed`` (``server.deployments``, which asks git and
+    is idempotent) before its mark, in its own transactions."""
     done = 0
     with store.read() as connection:
         waiting = connection.execute(
-            select(github_deliveries.c.id)
+            select(github_deliveries.c.id, github_deliveries.c.event)
             .where(github_deliveries.c.processed_at.is_(None))
             .order_by(github_deliveries.c.id)
             .limit(limit)
         ).all()
     for item in waiting:
+        if item.event == "deployment_status":
+            _process_deployment(store, item.id, translator, deployed)
+            done += 1
+            continue
         applied: list[tuple[ReviewEvent, str]] = []
         with store.write() as connection:
             row = connection.execute(select(github_deliveries).where(github_deliveries.c.id == item.id)).one()
@@ -311,3 +341,29 @@ def process_pending(
         log.debug("GitHub delivery %s processed: %s", item.id, summary)
         done += 1
     return done
+
+
+def _process_deployment(
+    store: Store, delivery: int, translator: Translator, deployed: Callable[[DeploymentIn, str], str] | None
+) -> None:
+    with store.read() as connection:
+        row = connection.execute(select(github_deliveries).where(github_deliveries.c.id == delivery)).one()
+    sender = str((row.payload.get("sender") or {}).get("login", ""))
+    report = deployment(row.payload)
+    if report is None:
+        outcome = "ignored: not a deployment status with a repository, a full sha, an environment and a state"
+    elif report.repo not in translator.repos:
+        outcome = f"ignored: {report.repo} is not a repository of healer.toml"
+    elif deployed is None:
+        outcome = "ignored: deployments are not followed here"
+    else:
+        try:
+            outcome = deployed(report.model_copy(update={"repo": translator.repos[report.repo]}), f"github:{sender}")
+        except HealerError as exc:
+            outcome = f"failed: {exc.message}"
+    with store.write() as connection:
+        connection.execute(
+            update(github_deliveries)
+            .where(github_deliveries.c.id == delivery, github_deliveries.c.processed_at.is_(None))
+            .values(processed_at=store.clock.now(), outcome=outcome[:2000])
+        )

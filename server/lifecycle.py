@@ -98,6 +98,16 @@ TRANSITIONS: dict[tuple[Status, Status], str] = {
     (S.fix_rejected, S.escalated): "a person takes it over",
 }
 
+#: Timeline events that move no state, where a state has parts. ``merged`` with ``start = "deploy"``
+#: waits for ``deployed`` (``deployed_at`` set) before its quiet window starts; the moves out of it
+#: (``verified``, ``regressed``) stay the table's above.
+NOTES: dict[str, str] = {
+    "deployed": "merged: a deployment containing the merge commit succeeded; the quiet window starts",
+    "deploy_ignored": "merged: a deployment of a sha without the merge commit; still waiting",
+    "revert_opened": "pending after regressed: a revert pull request was opened (on_regression = revert)",
+    "revert_failed": "pending after regressed: the revert could not be opened; the incident is reopened anyway",
+}
+
 for _state in _BEFORE_MERGE:
     TRANSITIONS.setdefault((_state, S.resolved_by_source), "the monitor said resolved first")
 for _state in _BEFORE_MERGE | {S.merged}:

@@ -59,6 +59,8 @@ def _apply(store: Store, settings: Settings, config: HealerConfig, pr: LocalPull
     """The same code path as a GitHub webhook, from here on."""
     if not pr.incident_id:
         return "recorded (the pull request carries no incident)"
+    if pr.incident_id.startswith("revert-"):
+        return "recorded (a revert pull request: the incident goes on with its own fix)"
     forge = LocalForge(pr.repo, local_forge_dir(settings, config.repo(pr.repo)), StorePullRequests(store))
     return reviews.apply(store, event, forge)
 
@@ -140,7 +142,7 @@ def merge_blockers(store: Store, pr: LocalPullRequest) -> list[str]:
     why: list[str] = []
     if pr.draft:
         why.append("it is a draft (the tests did not confirm the fix)")
-    if not pr.incident_id:
+    if not pr.incident_id or pr.incident_id.startswith("revert-"):  # a revert's tests are in its body
         return why
     events = store.timeline(pr.incident_id, limit=10_000)
     latest = next((e for e in reversed(events) if e.event in ("pr_opened", "pr_updated")), None)
@@ -169,7 +171,13 @@ def merge(
         merged = forge_local.merge(local_forge_dir(settings, config.repo(pr.repo)), records, number, by=by)
     except ForgeError as exc:
         raise ReviewError(exc.message) from exc
-    _apply(store, settings, config, merged, _event(merged, "pr_merged", by, body=merged.merge_commit or ""))
+    _apply(
+        store,
+        settings,
+        config,
+        merged,
+        _event(merged, "pr_merged", by, body=merged.merge_commit or "", commit_sha=merged.merge_commit),
+    )
     return merged
 
 

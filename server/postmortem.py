@@ -84,6 +84,7 @@ def _markdown(incident: Incident, events: list[TimelineEvent]) -> str:
     pr_opened = _first(events, "pr_opened")
     merged = _last(events, "pr_merged")
     verified = _last(events, "verified")
+    deployed = _last(events, "deployed")
     escalated = _last(events, "escalated", "stopped", "denied")
     fixes = [e for e in events if e.event in ("pr_opened", "pr_updated")]
     rounds = [e for e in events if e.event == "changes_requested"]
@@ -146,6 +147,9 @@ def _markdown(incident: Incident, events: list[TimelineEvent]) -> str:
         out += [f"- {_when(verdict.at)}: `{verdict.actor}` {label}"]
     out += [""]
     out += ["## Verification", ""]
+    if deployed is not None:
+        sha, environment = str(deployed.detail.get("sha", ""))[:12], deployed.detail.get("environment", "")
+        out += [f"- Deployed {_when(deployed.at)} to `{environment}` at `{sha}`, by `{deployed.actor}`"]
     if verified is not None:
         out += [f"- {_when(verified.at)}: {verified.detail.get('why', 'verified')}"]
     for regression in regressions:
@@ -164,7 +168,14 @@ def _markdown(incident: Incident, events: list[TimelineEvent]) -> str:
         f"| detect (first seen -> received) | {_span(incident.first_seen, received)} |",
         f"| pull request (received -> PR opened) | {_span(received, opened_at)} |",
         f"| merge (PR opened -> merged) | {_span(opened_at, merged_at)} |",
-        f"| verified (merged -> verified) | {_span(merged_at, verified_at)} |",
+        *(
+            [
+                f"| deploy (merged -> deployed) | {_span(merged_at, deployed.at)} |",
+                f"| verified (deployed -> verified) | {_span(deployed.at, verified_at)} |",
+            ]
+            if deployed is not None
+            else [f"| verified (merged -> verified) | {_span(merged_at, verified_at)} |"]
+        ),
         f"| total (received -> verified) | {_span(received, verified_at)} |",
         "",
     ]

@@ -11,11 +11,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 from fixer.errors import FixerError
 from fixer.forge import Forge
+from server import deployments, reverts
 from server.config import HealerConfig, RepoConfig
+from server.deployments import Contains, DeploymentIn, workspace_contains
 from server.errors import HealerError
 from server.github_webhook import BOT_LOGINS, Translator, process_pending
 from server.reviews import ForgeActions
@@ -35,14 +37,17 @@ class ReviewWorker:
         *,
         forges: Callable[[RepoConfig], Forge] | None = None,
         interval: float = 5.0,
+        contains: Contains | None = None,
     ) -> None:
         from server.fixes import forge_for
 
         self.store = store
         self.config = config
+        self.settings = settings
         self.interval = interval
         self.verification = load_verification(config)
         self.forges = forges or (lambda repo: forge_for(repo, settings, store))
+        self.contains = contains or workspace_contains(settings, store)
         self.translator = Translator(config, can_write=self.can_write, bot_logins={*BOT_LOGINS, settings.bot_name})
         self._cache: dict[str, Forge] = {}
         self._wake: asyncio.Event | None = None
@@ -82,11 +87,39 @@ class ReviewWorker:
         """Apply every waiting delivery, then move merged and rejected incidents whose evidence is in."""
         applied = 0
         while True:
-            done = process_pending(self.store, self.translator, self.forge_for)
+            done = process_pending(self.store, self.translator, self.forge_for, deployed=self.deployed)
             applied += done
             if done == 0:
                 break
-        return applied, sweep(self.store, self.verification, self.forge_for)
+        return applied, sweep(self.store, self.verification, self.forge_for, revert=self.revert)
+
+    def revert(self, incident_id: str, row: Any, why: str) -> None:
+        """Propose the revert of a merged fix that regressed (``on_regression = "revert"``)."""
+        repo = self.config.repos.get(row.repo or "")
+        if repo is None or row.pr_number is None:
+            return
+        try:
+            forge = self._forge(repo)
+        except FixerError as exc:
+            log.warning("no forge to revert %s: %s", incident_id, exc.message)
+            return
+        reverts.open_for(
+            self.store,
+            self.settings,
+            repo,
+            forge,
+            incident_id=incident_id,
+            merge_commit=row.merge_commit,
+            pr_number=row.pr_number,
+            pr_url=row.pr_url or "",
+            why=why,
+        )
+
+    def deployed(self, report: DeploymentIn, actor: str) -> str:
+        """A deployment report from any channel: start the quiet windows of the fixes it contains."""
+        return deployments.record(
+            self.store, self.config, self.verification, self.contains, report, actor=actor
+        ).summary()
 
     def wake(self) -> None:
         if self._wake is not None:

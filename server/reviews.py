@@ -208,8 +208,8 @@ def _apply(connection: Connection, row: AnyRow, status: Status, event: ReviewEve
             event,
             now,
             "pr_merged",
-            {"head": event.head_sha},
-            {"merged_at": now, "review_state": "merged"},
+            {"head": event.head_sha, "merge_commit": event.commit_sha},
+            {"merged_at": now, "review_state": "merged", "merge_commit": event.commit_sha},
         )
         return "merged"
     if kind == "pr_closed":

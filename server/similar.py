@@ -117,7 +117,12 @@ def _merged(first: dict[str, Any], later: dict[str, Any]) -> list[str]:
 
 def reindex(connection: Connection, pk: int) -> None:
     """Write an incident's entry from its row and its first fix, in the caller's transaction."""
-    row = connection.execute(select(incidents).where(incidents.c.pk == pk)).first()
+    # Only the columns the document reads: migration 0013 runs this on databases that later
+    # migrations have not yet given their own columns.
+    c = incidents.c
+    row = connection.execute(
+        select(c.title, c.service, c.category, c.error, c.stack_frames, c.affected_files).where(c.pk == pk)
+    ).first()
     if row is None:
         return
     fix = connection.execute(

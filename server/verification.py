@@ -12,6 +12,10 @@ times the store already keeps:
 - a ``fix_rejected`` incident with an occurrence after ``pr_closed_at`` (new evidence) ->
   ``pending`` again, so a new fix may be tried.
 
+With ``start = "deploy"`` the window starts at ``deployed_at`` instead (set by ``server.deployments``
+when a deployment containing the merge commit succeeded): a merged incident without it waits in
+``merged``, and occurrences before the deploy prove nothing about the fix.
+
 Time comes from the store's clock, so tests move it instead of sleeping.
 """
 
@@ -20,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import and_, or_, select
@@ -38,16 +42,71 @@ from server.store.schema import incidents
 log = logging.getLogger(__name__)
 
 
+Start = Literal["merge", "deploy"]
+OnRegression = Literal["reopen", "revert"]
+
+
+class VerificationOverride(BaseModel):
+    """One repository's or service's own ``[verification]`` keys; unset keys fall back to the table's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    quiet_minutes: float | None = Field(default=None, gt=0)
+    start: Start | None = None
+    environments: list[str] | None = None
+    on_regression: OnRegression | None = None
+
+
+class Policy(BaseModel):
+    """What applies to one incident: the table's keys, then its repository's, then its service's."""
+
+    window: timedelta
+    start: Start
+    environments: list[str]
+    on_regression: OnRegression
+
+
 class VerificationConfig(BaseModel):
     """``[verification]`` in healer.toml."""
 
     model_config = ConfigDict(extra="forbid")
 
     quiet_minutes: float = Field(default=30, gt=0, description="Quiet time after a merge that counts as fixed.")
-    services: dict[str, float] = Field(default_factory=dict, description="quiet_minutes per service.")
+    start: Start = Field(default="merge", description="When the quiet window starts: at the merge, or at the deploy.")
+    environments: list[str] = Field(
+        default_factory=lambda: ["production"], description="Deployments to these environments count (start=deploy)."
+    )
+    on_regression: OnRegression = Field(
+        default="reopen", description="reopen the incident, or also open a revert pull request."
+    )
+    services: dict[str, float | VerificationOverride] = Field(
+        default_factory=dict, description="quiet_minutes, or a table of these keys, per service."
+    )
+    repos: dict[str, VerificationOverride] = Field(default_factory=dict, description="These keys per repository.")
 
     def window(self, service: str) -> timedelta:
-        return timedelta(minutes=self.services.get(service, self.quiet_minutes))
+        return self.policy(service).window
+
+    def policy(self, service: str, repo: str | None = None) -> Policy:
+        merged: dict[str, Any] = {
+            "quiet_minutes": self.quiet_minutes,
+            "start": self.start,
+            "environments": self.environments,
+            "on_regression": self.on_regression,
+        }
+        by_service = self.services.get(service)
+        layers = [self.repos.get(repo or ""), by_service if isinstance(by_service, VerificationOverride) else None]
+        for layer in layers:
+            if layer is not None:
+                merged.update(layer.model_dump(exclude_none=True))
+        if isinstance(by_service, float | int):
+            merged["quiet_minutes"] = by_service
+        return Policy(
+            window=timedelta(minutes=merged["quiet_minutes"]),
+            start=merged["start"],
+            environments=merged["environments"],
+            on_regression=merged["on_regression"],
+        )
 
 
 def load_verification(config: HealerConfig) -> VerificationConfig:
@@ -72,8 +131,12 @@ def sweep(
     forge_for: Callable[[str], ForgeActions | None] = lambda _incident: None,
     *,
     limit: int = 200,
+    revert: Callable[[str, Any, str], None] | None = None,
 ) -> list[Moved]:
-    """Move every merged or rejected incident whose evidence is in; returns what moved."""
+    """Move every merged or rejected incident whose evidence is in; returns what moved.
+
+    ``revert(incident_id, row, why)`` is called after a regression of a merged fix whose policy says
+    ``on_regression = "revert"`` (the incident is already reopened; the revert is extra)."""
     now = store.clock.now()
     with store.read() as connection:
         rows = connection.execute(
@@ -107,6 +170,9 @@ def sweep(
                     forge.comment(row.pr_number, redact(_regressed_comment(result.incident_id, decided[1])))
                 except FixerError as exc:  # the move stands; the comment is a courtesy
                     log.warning("could not comment on PR #%s of %s: %s", row.pr_number, result.incident_id, exc)
+            policy = verification.policy(row.service, row.repo)
+            if policy.on_regression == "revert" and revert is not None and row.merge_commit:
+                revert(result.incident_id, row, str(decided[1]["why"]))
     return moved
 
 
@@ -116,22 +182,26 @@ def _decide(row: Any, verification: VerificationConfig, now: datetime) -> tuple[
             "why": "the fault occurred again after the pull request was closed: new evidence, a new fix may be tried",
             "last_seen": row.last_seen.isoformat(),
         }
-    merged_at: datetime | None = row.merged_at
-    if merged_at is None:
+    policy = verification.policy(row.service, row.repo)
+    # With start = "deploy" the fix is not running anywhere until a deployment containing it succeeded:
+    # nothing before that says anything about it, however long ago the merge was.
+    since: datetime | None = row.deployed_at if policy.start == "deploy" else row.merged_at
+    if since is None:
         return None
-    window = verification.window(row.service)
-    if row.last_seen > merged_at:
+    moment = "the deploy" if policy.start == "deploy" else "the merge"
+    window = policy.window
+    if row.last_seen > since:
         return Status.regressed, {
-            "why": f"it occurred again {_ago(row.last_seen - merged_at)} after the merge, inside the "
+            "why": f"it occurred again {_ago(row.last_seen - since)} after {moment}, inside the "
             f"{_ago(window)} quiet window",
             "last_seen": row.last_seen.isoformat(),
             "occurrences": row.occurrences,
         }
-    if row.source_resolved_at is not None and row.source_resolved_at >= merged_at:
-        return Status.verified, {"why": "the monitor reported the alert resolved after the merge", "how": "source"}
-    if now >= merged_at + window:
+    if row.source_resolved_at is not None and row.source_resolved_at >= since:
+        return Status.verified, {"why": f"the monitor reported the alert resolved after {moment}", "how": "source"}
+    if now >= since + window:
         return Status.verified, {
-            "why": f"no occurrence in the {_ago(window)} after the merge",
+            "why": f"no occurrence in the {_ago(window)} after {moment}",
             "how": "quiet_window",
             "window_minutes": window.total_seconds() / 60,
         }
@@ -167,7 +237,13 @@ def _apply(
                 actor="healer:verification",
                 event="reopened",
                 detail={"why": "back to the agents with the merged PR linked", "pr": row.pr_url},
-                updates={"merged_at": None, "review_state": "regressed", "attempts": 0, "not_before": None},
+                updates={
+                    "merged_at": None,
+                    "deployed_at": None,
+                    "review_state": "regressed",
+                    "attempts": 0,
+                    "not_before": None,
+                },
                 row=row,
             )
             return Moved(incident_id=incident_id, to=Status.pending, why=str(detail["why"]))

@@ -62,7 +62,7 @@ class World:
         return git(work, "diff", "--cached")
 
 
-def start_world(tmp_path: Path, quiet_minutes: float, **env: str) -> Iterator[World]:
+def start_world(tmp_path: Path, quiet_minutes: float, verification: str = "", **env: str) -> Iterator[World]:
     source = make_calc_repo(tmp_path / "calc")
     emulator = GitHubEmulator(tmp_path / "github", token=TOKEN)
     emulator.seed(source)
@@ -72,6 +72,7 @@ def start_world(tmp_path: Path, quiet_minutes: float, **env: str) -> Iterator[Wo
     (home / "healer.toml").write_text(
         f'[repos.calc]\nurl = "{emulator.url}/acme/payments.git"\nforge = "github"\ngithub_repo = "acme/payments"\n'
         f'test_command = "{TEST_COMMAND}"\nservices = ["calc"]\n\n[verification]\nquiet_minutes = {quiet_minutes}\n'
+        + verification
     )
     server_env = healer_env(
         home,

@@ -129,7 +129,7 @@ def test_the_migration_indexes_incidents_stored_before_it(tmp_path: Path) -> Non
     config.set_main_option("script_location", str(_MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, "-1")  # as a database from before the index
+        command.downgrade(config, "0012")  # as a database from before the index
     with engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT name FROM sqlite_master WHERE name = 'incident_search'").all() == []
     upgrade(engine)

@@ -19,6 +19,7 @@ from server.models import (
     Status,
     TimelineEvent,
 )
+from server.reverts import FailedFix, failed_fix
 from server.untrusted import NOTICE, fence, fence_frames, fence_labels, fence_optional
 from tools.errors import agent_errors
 from tools.results import data_result, result
@@ -86,6 +87,9 @@ class IncidentDetails(BaseModel):
     trace_id: str
     reported: ReportedText
     timeline: list[TimelineEvent] = Field(description="The most recent events, oldest first.")
+    failed_fix: FailedFix | None = Field(
+        default=None, description="A merged fix of this incident that regressed, and its revert: try something else."
+    )
     next_steps: str
 
 
@@ -169,6 +173,7 @@ def details(incident: Incident, timeline: list[TimelineEvent], frames: list[Stac
         trace_id=incident.trace_id,
         reported=reported,
         timeline=timeline[-_TIMELINE_TAIL:],
+        failed_fix=failed_fix(timeline),
         next_steps=steps,
     )
 

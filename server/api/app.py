@@ -12,6 +12,7 @@ from server.api import (
     alerts,
     approvals,
     dead_letters,
+    deployments,
     docs_page,
     errors,
     events,
@@ -40,6 +41,7 @@ ROUTERS = [
     retriage.router,
     alerts.router,
     github.router,
+    deployments.router,
     reviews.router,
     fixes.router,
     approvals.router,
@@ -112,7 +114,7 @@ def create_app(
 
 def _self_authenticated(state: AppState) -> list[str]:
     """Paths that check their sender themselves: the signed GitHub webhook, and sources with a secret."""
-    paths = ["/github/webhook"]
+    paths = ["/github/webhook", *(["/deployments"] if state.deployments is not None else [])]
     if state.alerts is not None:
         paths += [f"/alerts/{name}" for name, config in state.alerts.intake.sources.items() if config.verification()]
     return paths

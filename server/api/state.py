@@ -9,6 +9,7 @@ from fastapi import Request
 from server.agents.service import AgentService
 from server.alerts import DeliveryRequest, DeliveryResult
 from server.config import HealerConfig
+from server.deployments import DeploymentsConfig
 from server.people import People
 from server.review_worker import ReviewWorker
 from server.settings import Settings
@@ -37,6 +38,7 @@ class AppState:
     triage: TriageWorker | None = None
     alerts: AlertIntakeState | None = None
     reviews: ReviewWorker | None = None
+    deployments: DeploymentsConfig | None = None
     people: People = field(default_factory=People)
     agents: AgentService | None = None
 

@@ -101,6 +101,10 @@ def build_app(
     from server.redact import hold_secrets
 
     held = settings_secrets(settings) + [value for c in intake.intake.sources.values() for value in secret_values(c)]
+    from server.deployments import load_deployments
+
+    deploys = load_deployments(config, environ if environ is not None else {})
+    held += [secret.get_secret_value() for secret in (deploys.secrets() if deploys else [])]
     if environ is not None:
         from server.notify.config import load_notify
         from server.notify.sender import Sender
@@ -121,6 +125,7 @@ def build_app(
             alerts=intake,
             reviews=reviews,
             agents=agents,
+            deployments=deploys,
         ),
         extra_lifespans=jobs,
         host=host,

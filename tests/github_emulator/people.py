@@ -223,6 +223,36 @@ class People:
         }
         self._emit("check_run", "completed", repo, payload)
 
+    def deploy(self: GitHubEmulator, sha: str, environment: str = "production", state: str = "success") -> None:
+        """A deployment of ``sha`` reached ``state`` (Actions' ``environment:``, Argo CD's GitHub integration...)."""
+        repo, objects = self.default, self._web()
+        deployment_id, status_id = repo.take_id(), repo.take_id()
+        payload = webhooks.template("deployment_status")
+        api = f"{self.url}/repos/{repo.full_name}"
+        deployer = objects.user("github-actions[bot]")
+        payload["deployment"].update(
+            id=deployment_id,
+            url=f"{api}/deployments/{deployment_id}",
+            sha=sha,
+            ref=repo.default_branch,
+            environment=environment,
+            original_environment=environment,
+            creator=deployer,
+            statuses_url=f"{api}/deployments/{deployment_id}/statuses",
+            repository_url=api,
+        )
+        payload["deployment_status"].update(
+            id=status_id,
+            url=f"{api}/deployments/{deployment_id}/statuses/{status_id}",
+            state=state,
+            environment=environment,
+            creator=deployer,
+            deployment_url=f"{api}/deployments/{deployment_id}",
+            repository_url=api,
+        )
+        payload.update(repository=objects.repository(repo), sender=deployer)
+        self._emit("deployment_status", "created", repo, payload)
+
     # -- the calls the review loop makes back ----------------------------------------------------
 
     def _issue(self: GitHubEmulator, repo: Repo, pr: PullRecord) -> dict[str, Any]:

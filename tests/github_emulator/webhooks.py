@@ -30,6 +30,7 @@ TEMPLATES = {
     "pull_request_review_comment": "pull_request_review_comment/created.payload.json",
     "issue_comment": "issue_comment/created.payload.json",
     "check_run": "check_run/completed.payload.json",
+    "deployment_status": "deployment_status/payload.json",
 }
 
 
