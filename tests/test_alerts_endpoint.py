@@ -117,18 +117,18 @@ def test_bad_deliveries_store_nothing(client: TestClient, source: str, payload: 
 def test_signed_source_refuses_a_wrong_signature(tmp_path: Path, store: Store, payments_repo: Path) -> None:
     home = tmp_path / "signed"
     home.mkdir()
-    (home / "healer.toml").write_text('[sources.sentry]\nclient_secret = "s3cret"\n')
+    (home / "healer.toml").write_text('[sources.sentry]\nclient_secret = "s3cret-sentry-client"\n')
     with TestClient(
         build_app(Settings(home=home), load_config(home / "healer.toml"), store, run_triage=False),
         base_url="http://127.0.0.1",
     ) as c:
         raw = body("sentry/event_for_exception_python.json")
         refused = c.post("/alerts/sentry", content=raw, headers={**JSON, "Sentry-Hook-Signature": "0" * 64})
-        assert refused.status_code == 401 and "s3cret" not in refused.text
+        assert refused.status_code == 401 and "s3cret-sentry-client" not in refused.text
         import hashlib
         import hmac
 
-        good = hmac.new(b"s3cret", raw, hashlib.sha256).hexdigest()
+        good = hmac.new(b"s3cret-sentry-client", raw, hashlib.sha256).hexdigest()
         assert c.post("/alerts/sentry", content=raw, headers={**JSON, "Sentry-Hook-Signature": good}).status_code == 202
         assert len(c.get("/incidents").json()["items"]) == 1
 

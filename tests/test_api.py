@@ -245,7 +245,7 @@ def test_docs_page_loads_only_from_this_server_even_behind_the_token(healer_home
     """/docs works offline: Swagger UI's assets come from the package, not a CDN."""
     import re
 
-    with make_client(healer_home, store, api_token=SecretStr("s3cret-token")) as guarded:
+    with make_client(healer_home, store, api_token=SecretStr("s3cret-token-for-the-docs")) as guarded:
         page = guarded.get("/docs")
         assert page.status_code == 200 and "SwaggerUIBundle" in page.text
         referenced = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)

@@ -88,7 +88,7 @@ def test_agent_submits_a_fix_and_a_person_reviews_it(calc_server: ServerProcess,
     assert incident["status"] == "pr_open"
     assert incident["pull_request"]["number"] == outcome["pull_request_number"]
     events = [e["event"] for e in httpx.get(f"{calc_server.url}/incidents/{iid}/timeline").json()]
-    assert events[-4:] == ["fix_started", "fix_refused", "fix_started", "pr_opened"]
+    assert events[-5:] == ["fix_started", "fix_refused", "fix_started", "pushing", "pr_opened"]
 
     listed = healer(calc_server.env, "pr", "list")
     header, row = listed.stdout.splitlines()
