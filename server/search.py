@@ -98,6 +98,13 @@ _IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*")
 MAX_QUERY_TERMS = 48
 #: How many candidates the index returns before the outcome re-ranking.
 CANDIDATES = 20
+#: A repeat shares every word of the title (up to this many) and the error's longest words (this many).
+REPEAT_TITLE_WORDS = 8
+REPEAT_ERROR_WORDS = 3
+#: With fewer words than this, sharing them all says too little to call an incident a repeat.
+REPEAT_MIN_WORDS = 4
+#: With at least this many repeats, they are the answer and the ranked query is not run.
+REPEATS_ENOUGH = 3
 
 
 def declared_elsewhere(name: str | None, type_: str, parent_names: object) -> bool:
@@ -131,6 +138,8 @@ def words(value: str | None) -> list[str]:
 
     value = _URL.sub(" ", value)
     for identifier in _IDENTIFIER.findall(value):
+        if _VOLATILE.fullmatch(identifier.lower()):
+            continue  # a hex id such as "cbd8f0a1" is not split into the words "cbd", "f" and "a"
         parts = [part.lower() for piece in identifier.split("_") for part in _CAMEL.findall(piece)]
         for part in parts:
             if not part.isdigit():
@@ -214,10 +223,52 @@ def _query_terms(doc: SearchDocument) -> list[str]:
     return terms[:MAX_QUERY_TERMS]
 
 
+# Newest first, stopping at the limit: nothing is scored. On SQLite, FTS5 reads a word's doclist
+# backwards only after loading it, so each word costs its whole doclist: hence few words.
+_REPEATS_SQLITE = text(
+    "SELECT rowid FROM incident_search WHERE incident_search MATCH :query AND rowid < :before "
+    "ORDER BY rowid DESC LIMIT :limit"
+)
+_REPEATS_POSTGRES = text(
+    "SELECT incident_pk FROM incident_search WHERE document @@ to_tsquery('english', :query) "
+    "AND incident_pk < :before ORDER BY incident_pk DESC LIMIT :limit"
+)
+
+
+def _repeat_terms(doc: SearchDocument) -> list[str]:
+    """The title's words and the error's longest (long words are the rare ones: class and function
+    names). Few: each word costs a seek in every index segment."""
+    title = doc.title.split()[:REPEAT_TITLE_WORDS]
+    error = sorted((word for word in set(doc.error.split()) if word not in title), key=lambda w: (-len(w), w))
+    return title + error[:REPEAT_ERROR_WORDS]
+
+
+def repeats(connection: Connection, doc: SearchDocument, *, before_pk: int, limit: int = CANDIDATES) -> list[int]:
+    """The most recent earlier incidents whose text has every word of ``doc``'s title and the longest of
+    its error's: the same fault seen again, worded alike. Found newest first, stopping at ``limit``, so a fault repeated
+    thousands of times costs no more than one seen twice (nothing is scored)."""
+    terms = _repeat_terms(doc)
+    if len(terms) < REPEAT_MIN_WORDS:
+        return []
+    if _is_sqlite(connection):
+        statement, query = _REPEATS_SQLITE, " AND ".join(f'"{term}"' for term in terms)
+    else:
+        statement, query = _REPEATS_POSTGRES, " & ".join(terms)
+    rows = connection.execute(statement, {"query": query, "before": before_pk, "limit": limit}).all()
+    return [int(pk) for (pk,) in rows]
+
+
 def nearest(
     connection: Connection, doc: SearchDocument, *, before_pk: int, limit: int = CANDIDATES
 ) -> list[tuple[int, float]]:
-    """Earlier incidents (``pk < before_pk``) whose text matches ``doc`` best, as (pk, score)."""
+    """Earlier incidents (``pk < before_pk``) whose text matches ``doc`` best, as (pk, score).
+
+    Repeats of the same fault (``repeats``), when there are enough, are the answer, all of them equally
+    relevant (score 1); otherwise every earlier incident sharing a word is ranked by the full-text
+    score, which on a large store costs a score for each of them."""
+    found = repeats(connection, doc, before_pk=before_pk, limit=limit)
+    if len(found) >= REPEATS_ENOUGH:
+        return [(pk, 1.0) for pk in found]
     terms = _query_terms(doc)
     if not terms:
         return []

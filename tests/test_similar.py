@@ -79,6 +79,8 @@ def test_the_earlier_report_of_the_same_fault_is_in_the_top_three(store: Store) 
         ("pool exhausted after 12s (size=10)", ["pool", "exhausted", "after", "size"]),
         # Identifiers are split into their words and kept whole.
         ("QueuePool get_conn", ["queue", "pool", "queuepool", "get", "conn", "getconn"]),
+        # A hex id is dropped whole, not split into letter runs ("cbd", "f", "ea").
+        ("request cbd8f0ea1 after", ["request", "after"]),
         # uuids, hex ids, addresses and URLs say nothing about the fault.
         ("req 7f3a9c2e-1111-2222-3333-444455556666 from 10.0.0.12 see https://x.example/e/20", ["req", "see"]),
         # Words an FTS5 or tsquery parser would read as operators are plain words here.
