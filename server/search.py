@@ -17,8 +17,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, text
+
+from server.store.schema import incidents
 
 #: Words that say nothing about which fault this is.
 _STOPWORDS = frozenset(
@@ -98,8 +101,8 @@ _IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*")
 MAX_QUERY_TERMS = 48
 #: How many candidates the index returns before the outcome re-ranking.
 CANDIDATES = 20
-#: A repeat shares every word of the title (up to this many) and the error's longest words (this many).
-REPEAT_TITLE_WORDS = 8
+#: A repeat shares this many of the title's longest words and of the error's.
+REPEAT_TITLE_WORDS = 2
 REPEAT_ERROR_WORDS = 3
 #: With fewer words than this, sharing them all says too little to call an incident a repeat.
 REPEAT_MIN_WORDS = 4
@@ -224,29 +227,49 @@ def _query_terms(doc: SearchDocument) -> list[str]:
 
 
 # Newest first, stopping at the limit: nothing is scored. On SQLite, FTS5 reads a word's doclist
-# backwards only after loading it, so each word costs its whole doclist: hence few words.
+# backwards only after loading it, so each word costs its whole doclist: hence few words. The
+# incidents' rows come in the same statement: on this path a query saved is a good share of the cost.
+# Columns by name, as SHOWN (the database's order is not the table object's after migrations), and
+# only what a match shows: the JSON columns alone would cost more than the search.
+SHOWN = (
+    incidents.c.pk,
+    incidents.c.created_at,
+    incidents.c.title,
+    incidents.c.service,
+    incidents.c.status,
+    incidents.c.pr_url,
+    incidents.c.pr_number,
+)
 _REPEATS_SQLITE = text(
-    "SELECT rowid FROM incident_search WHERE incident_search MATCH :query AND rowid < :before "
-    "ORDER BY rowid DESC LIMIT :limit"
-)
+    "SELECT incidents.pk, incidents.created_at, incidents.title, incidents.service, incidents.status, "
+    "incidents.pr_url, incidents.pr_number FROM incident_search JOIN incidents ON incidents.pk = incident_search.rowid "
+    "WHERE incident_search MATCH :query AND incident_search.rowid < :before "
+    "ORDER BY incident_search.rowid DESC LIMIT :limit"
+).columns(*SHOWN)
 _REPEATS_POSTGRES = text(
-    "SELECT incident_pk FROM incident_search WHERE document @@ to_tsquery('english', :query) "
-    "AND incident_pk < :before ORDER BY incident_pk DESC LIMIT :limit"
-)
+    "SELECT incidents.pk, incidents.created_at, incidents.title, incidents.service, incidents.status, "
+    "incidents.pr_url, incidents.pr_number FROM incident_search "
+    "JOIN incidents ON incidents.pk = incident_search.incident_pk "
+    "WHERE incident_search.document @@ to_tsquery('english', :query) AND incident_search.incident_pk < :before "
+    "ORDER BY incident_search.incident_pk DESC LIMIT :limit"
+).columns(*SHOWN)
+
+
+def _longest(words: Iterable[str], count: int, besides: Sequence[str] = ()) -> list[str]:
+    return sorted((word for word in set(words) if word not in besides), key=lambda w: (-len(w), w))[:count]
 
 
 def _repeat_terms(doc: SearchDocument) -> list[str]:
-    """The title's words and the error's longest (long words are the rare ones: class and function
-    names). Few: each word costs a seek in every index segment."""
-    title = doc.title.split()[:REPEAT_TITLE_WORDS]
-    error = sorted((word for word in set(doc.error.split()) if word not in title), key=lambda w: (-len(w), w))
-    return title + error[:REPEAT_ERROR_WORDS]
+    """The longest words of the title and of the error: long words are the rare ones (class,
+    function and metric names). Few, because each costs its whole doclist (see above)."""
+    title = _longest(doc.title.split(), REPEAT_TITLE_WORDS)
+    return title + _longest(doc.error.split(), REPEAT_ERROR_WORDS, title)
 
 
-def repeats(connection: Connection, doc: SearchDocument, *, before_pk: int, limit: int = CANDIDATES) -> list[int]:
-    """The most recent earlier incidents whose text has every word of ``doc``'s title and the longest of
-    its error's: the same fault seen again, worded alike. Found newest first, stopping at ``limit``, so a fault repeated
-    thousands of times costs no more than one seen twice (nothing is scored)."""
+def repeats(connection: Connection, doc: SearchDocument, *, before_pk: int, limit: int = CANDIDATES) -> list[Any]:
+    """The rows of the most recent earlier incidents whose text has the longest words of ``doc``'s title
+    and of its error: the same fault seen again, worded alike. Found newest first, stopping at
+    ``limit``, so a fault repeated thousands of times costs no more than one seen a few times."""
     terms = _repeat_terms(doc)
     if len(terms) < REPEAT_MIN_WORDS:
         return []
@@ -254,8 +277,7 @@ def repeats(connection: Connection, doc: SearchDocument, *, before_pk: int, limi
         statement, query = _REPEATS_SQLITE, " AND ".join(f'"{term}"' for term in terms)
     else:
         statement, query = _REPEATS_POSTGRES, " & ".join(terms)
-    rows = connection.execute(statement, {"query": query, "before": before_pk, "limit": limit}).all()
-    return [int(pk) for (pk,) in rows]
+    return list(connection.execute(statement, {"query": query, "before": before_pk, "limit": limit}).all())
 
 
 def nearest(
@@ -263,12 +285,8 @@ def nearest(
 ) -> list[tuple[int, float]]:
     """Earlier incidents (``pk < before_pk``) whose text matches ``doc`` best, as (pk, score).
 
-    Repeats of the same fault (``repeats``), when there are enough, are the answer, all of them equally
-    relevant (score 1); otherwise every earlier incident sharing a word is ranked by the full-text
-    score, which on a large store costs a score for each of them."""
-    found = repeats(connection, doc, before_pk=before_pk, limit=limit)
-    if len(found) >= REPEATS_ENOUGH:
-        return [(pk, 1.0) for pk in found]
+    Every earlier incident sharing a word is scored, so on a large store this costs a score for each of
+    them: ``repeats`` first, where a fault comes back often."""
     terms = _query_terms(doc)
     if not terms:
         return []

@@ -26,8 +26,7 @@ _ESCALATED = {Status.escalated, Status.dead_letter}
 # Built once: on a read that must cost little beside get_incident_details, building them was a
 # noticeable share (bench/bench_similar.py).
 _PKS: BindParameter[list[int]] = bindparam("pks", expanding=True)
-_STATUSES = select(incidents.c.pk, incidents.c.status).where(incidents.c.pk.in_(_PKS))
-_ROWS = select(incidents).where(incidents.c.pk.in_(_PKS))
+_ROWS = select(*search.SHOWN).where(incidents.c.pk.in_(_PKS))
 _FIX_EVENTS = (
     select(timeline.c.incident_pk, timeline.c.event, timeline.c.detail)
     .where(timeline.c.incident_pk.in_(_PKS), timeline.c.event.in_(("pr_opened", "pr_updated", "regressed")))
@@ -80,17 +79,23 @@ def _outcome(status: Status, events: set[str]) -> Outcome:
 
 def find(connection: Connection, row: Any, *, limit: int = 3) -> list[SimilarIncident]:
     """Up to ``limit`` earlier incidents like ``row``, best first."""
-    candidates = search.nearest(connection, document_for(row), before_pk=row.pk)
-    if not candidates:
-        return []
-    # Ranking needs only each candidate's status (verified or not); the rest is read for the chosen few.
-    statuses = dict(connection.execute(_STATUSES, {"pks": [pk for pk, _ in candidates]}).all())
-    scored = [(pk, score, Status(statuses[pk]).value) for pk, score in candidates if pk in statuses]
+    doc = document_for(row)
+    found = search.repeats(connection, doc, before_pk=row.pk)
+    if len(found) >= search.REPEATS_ENOUGH:
+        # Repeats of the same fault are the answer, all equally relevant: a verified fix goes first.
+        candidates = [(repeat.pk, 1.0) for repeat in found]
+        rows = {repeat.pk: repeat for repeat in found}
+    else:
+        candidates = search.nearest(connection, doc, before_pk=row.pk)
+        if not candidates:
+            return []
+        rows = {r.pk: r for r in connection.execute(_ROWS, {"pks": [pk for pk, _ in candidates]}).all()}
+    # Ranking needs each candidate's status (verified or not); fixes are read for the chosen few.
+    scored = [(pk, score, Status(rows[pk].status).value) for pk, score in candidates if pk in rows]
     chosen = search.rank(scored, limit=limit)
     if not chosen:
         return []
     pks = [pk for pk, _, _ in chosen]
-    rows = {r.pk: r for r in connection.execute(_ROWS, {"pks": pks}).all()}
     fixes: dict[int, dict[str, Any]] = {}
     events: dict[int, set[str]] = {pk: set() for pk in pks}
     for incident_pk, event, detail in connection.execute(_FIX_EVENTS, {"pks": pks}):
