@@ -98,7 +98,9 @@ def find(connection: Connection, row: Any, *, limit: int = 3) -> list[SimilarInc
     pks = [pk for pk, _, _ in chosen]
     fixes: dict[int, dict[str, Any]] = {}
     events: dict[int, set[str]] = {pk: set() for pk in pks}
-    for incident_pk, event, detail in connection.execute(_FIX_EVENTS, {"pks": pks}):
+    # A fix's events come with its pull request's url (server/fixes.py), so without one there are none.
+    with_pr = [pk for pk in pks if rows[pk].pr_url]
+    for incident_pk, event, detail in connection.execute(_FIX_EVENTS, {"pks": with_pr}) if with_pr else ():
         events[incident_pk].add(event)
         if event == "pr_opened" and incident_pk not in fixes:
             fixes[incident_pk] = detail  # the first fix: its root cause and title describe the change
