@@ -22,6 +22,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "ingest": ("bench_ingest.py", [], ["--seconds", "4", "--rounds", "1"]),
     "alerts": ("bench_alerts.py", [], ["--requests", "500"]),
     "fixer": ("bench_fixer.py", [], ["--runs", "5"]),
+    "similar": ("bench_similar.py", [], ["--incidents", "20000", "--calls", "100"]),
 }
 OPTIONAL = {"dashboard": ("bench_dashboard.py", [], []), "events": ("bench_events.py", [], [])}
 

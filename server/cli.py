@@ -18,6 +18,7 @@ COMMANDS = {
     "pr": "Review the local forge's pull requests: list, show, review, comment, merge, close.",
     "reviews": "The review loop: apply recorded GitHub deliveries and check merged fixes, once.",
     "postmortem": "Print an incident's postmortem (Markdown), once it is verified or escalated.",
+    "similar": "Earlier incidents that look like one, with their fixes and how they turned out.",
     "demo": "Run the whole loop on this machine: incidents, a scripted agent, verified PRs.",
     "approve": "Approve what waits for you: a routed incident, or a held fix (which then runs).",
     "deny": "Deny what waits for you; the incident goes to humans.",

@@ -17,8 +17,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, text
+
+from server.store.schema import incidents
 
 #: Words that say nothing about which fault this is.
 _STOPWORDS = frozenset(
@@ -98,6 +101,13 @@ _IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*")
 MAX_QUERY_TERMS = 48
 #: How many candidates the index returns before the outcome re-ranking.
 CANDIDATES = 20
+#: A repeat shares this many of the title's longest words and of the error's.
+REPEAT_TITLE_WORDS = 2
+REPEAT_ERROR_WORDS = 3
+#: With fewer words than this, sharing them all says too little to call an incident a repeat.
+REPEAT_MIN_WORDS = 4
+#: With at least this many repeats, they are the answer and the ranked query is not run.
+REPEATS_ENOUGH = 3
 
 
 def declared_elsewhere(name: str | None, type_: str, parent_names: object) -> bool:
@@ -131,6 +141,8 @@ def words(value: str | None) -> list[str]:
 
     value = _URL.sub(" ", value)
     for identifier in _IDENTIFIER.findall(value):
+        if _VOLATILE.fullmatch(identifier.lower()):
+            continue  # a hex id such as "cbd8f0a1" is not split into the words "cbd", "f" and "a"
         parts = [part.lower() for piece in identifier.split("_") for part in _CAMEL.findall(piece)]
         for part in parts:
             if not part.isdigit():
@@ -214,10 +226,67 @@ def _query_terms(doc: SearchDocument) -> list[str]:
     return terms[:MAX_QUERY_TERMS]
 
 
+# Newest first, stopping at the limit: nothing is scored. On SQLite, FTS5 reads a word's doclist
+# backwards only after loading it, so each word costs its whole doclist: hence few words. The
+# incidents' rows come in the same statement: on this path a query saved is a good share of the cost.
+# Columns by name, as SHOWN (the database's order is not the table object's after migrations), and
+# only what a match shows: the JSON columns alone would cost more than the search.
+SHOWN = (
+    incidents.c.pk,
+    incidents.c.created_at,
+    incidents.c.title,
+    incidents.c.service,
+    incidents.c.status,
+    incidents.c.pr_url,
+    incidents.c.pr_number,
+)
+_REPEATS_SQLITE = text(
+    "SELECT incidents.pk, incidents.created_at, incidents.title, incidents.service, incidents.status, "
+    "incidents.pr_url, incidents.pr_number FROM incident_search JOIN incidents ON incidents.pk = incident_search.rowid "
+    "WHERE incident_search MATCH :query AND incident_search.rowid < :before "
+    "ORDER BY incident_search.rowid DESC LIMIT :limit"
+).columns(*SHOWN)
+_REPEATS_POSTGRES = text(
+    "SELECT incidents.pk, incidents.created_at, incidents.title, incidents.service, incidents.status, "
+    "incidents.pr_url, incidents.pr_number FROM incident_search "
+    "JOIN incidents ON incidents.pk = incident_search.incident_pk "
+    "WHERE incident_search.document @@ to_tsquery('english', :query) AND incident_search.incident_pk < :before "
+    "ORDER BY incident_search.incident_pk DESC LIMIT :limit"
+).columns(*SHOWN)
+
+
+def _longest(words: Iterable[str], count: int, besides: Sequence[str] = ()) -> list[str]:
+    return sorted((word for word in set(words) if word not in besides), key=lambda w: (-len(w), w))[:count]
+
+
+def _repeat_terms(doc: SearchDocument) -> list[str]:
+    """The longest words of the title and of the error: long words are the rare ones (class,
+    function and metric names). Few, because each costs its whole doclist (see above)."""
+    title = _longest(doc.title.split(), REPEAT_TITLE_WORDS)
+    return title + _longest(doc.error.split(), REPEAT_ERROR_WORDS, title)
+
+
+def repeats(connection: Connection, doc: SearchDocument, *, before_pk: int, limit: int = CANDIDATES) -> list[Any]:
+    """The rows of the most recent earlier incidents whose text has the longest words of ``doc``'s title
+    and of its error: the same fault seen again, worded alike. Found newest first, stopping at
+    ``limit``, so a fault repeated thousands of times costs no more than one seen a few times."""
+    terms = _repeat_terms(doc)
+    if len(terms) < REPEAT_MIN_WORDS:
+        return []
+    if _is_sqlite(connection):
+        statement, query = _REPEATS_SQLITE, " AND ".join(f'"{term}"' for term in terms)
+    else:
+        statement, query = _REPEATS_POSTGRES, " & ".join(terms)
+    return list(connection.execute(statement, {"query": query, "before": before_pk, "limit": limit}).all())
+
+
 def nearest(
     connection: Connection, doc: SearchDocument, *, before_pk: int, limit: int = CANDIDATES
 ) -> list[tuple[int, float]]:
-    """Earlier incidents (``pk < before_pk``) whose text matches ``doc`` best, as (pk, score)."""
+    """Earlier incidents (``pk < before_pk``) whose text matches ``doc`` best, as (pk, score).
+
+    Every earlier incident sharing a word is scored, so on a large store this costs a score for each of
+    them: ``repeats`` first, where a fault comes back often."""
     terms = _query_terms(doc)
     if not terms:
         return []

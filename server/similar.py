@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, select
+from sqlalchemy import BindParameter, Connection, bindparam, select
 
 from server import search
 from server.models import StackFrame, Status
@@ -23,6 +23,15 @@ from server.store.schema import incidents, timeline
 Outcome = Literal["verified", "regressed", "fix_rejected", "escalated", "open"]
 
 _ESCALATED = {Status.escalated, Status.dead_letter}
+# Built once: on a read that must cost little beside get_incident_details, building them was a
+# noticeable share (bench/bench_similar.py).
+_PKS: BindParameter[list[int]] = bindparam("pks", expanding=True)
+_ROWS = select(*search.SHOWN).where(incidents.c.pk.in_(_PKS))
+_FIX_EVENTS = (
+    select(timeline.c.incident_pk, timeline.c.event, timeline.c.detail)
+    .where(timeline.c.incident_pk.in_(_PKS), timeline.c.event.in_(("pr_opened", "pr_updated", "regressed")))
+    .order_by(timeline.c.id)
+)
 
 
 class SimilarIncident(BaseModel):
@@ -70,27 +79,36 @@ def _outcome(status: Status, events: set[str]) -> Outcome:
 
 def find(connection: Connection, row: Any, *, limit: int = 3) -> list[SimilarIncident]:
     """Up to ``limit`` earlier incidents like ``row``, best first."""
-    candidates = search.nearest(connection, document_for(row), before_pk=row.pk)
-    if not candidates:
+    doc = document_for(row)
+    found = search.repeats(connection, doc, before_pk=row.pk)
+    if len(found) >= search.REPEATS_ENOUGH:
+        # Repeats of the same fault are the answer, all equally relevant: a verified fix goes first.
+        candidates = [(repeat.pk, 1.0) for repeat in found]
+        rows = {repeat.pk: repeat for repeat in found}
+    else:
+        candidates = search.nearest(connection, doc, before_pk=row.pk)
+        if not candidates:
+            return []
+        rows = {r.pk: r for r in connection.execute(_ROWS, {"pks": [pk for pk, _ in candidates]}).all()}
+    # Ranking needs each candidate's status (verified or not); fixes are read for the chosen few.
+    scored = [(pk, score, Status(rows[pk].status).value) for pk, score in candidates if pk in rows]
+    chosen = search.rank(scored, limit=limit)
+    if not chosen:
         return []
-    pks = [pk for pk, _ in candidates]
-    rows = {r.pk: r for r in connection.execute(select(incidents).where(incidents.c.pk.in_(pks))).all()}
+    pks = [pk for pk, _, _ in chosen]
     fixes: dict[int, dict[str, Any]] = {}
     events: dict[int, set[str]] = {pk: set() for pk in pks}
-    for incident_pk, event, detail in connection.execute(
-        select(timeline.c.incident_pk, timeline.c.event, timeline.c.detail)
-        .where(timeline.c.incident_pk.in_(pks), timeline.c.event.in_(("pr_opened", "pr_updated", "regressed")))
-        .order_by(timeline.c.id)
-    ):
+    # A fix's events come with its pull request's url (server/fixes.py), so without one there are none.
+    with_pr = [pk for pk in pks if rows[pk].pr_url]
+    for incident_pk, event, detail in connection.execute(_FIX_EVENTS, {"pks": with_pr}) if with_pr else ():
         events[incident_pk].add(event)
         if event == "pr_opened" and incident_pk not in fixes:
             fixes[incident_pk] = detail  # the first fix: its root cause and title describe the change
         elif event == "pr_updated" and incident_pk in fixes:
             fixes[incident_pk] = {**fixes[incident_pk], "files": _merged(fixes[incident_pk], detail)}
-    scored = [(pk, score, _outcome(Status(rows[pk].status), events[pk])) for pk, score in candidates if pk in rows]
-    best = max(score for _, score, _ in scored) if scored else 1.0
+    best = max(score for _, score, _ in scored)
     out: list[SimilarIncident] = []
-    for pk, score, outcome in search.rank(scored, limit=limit):
+    for pk, score, _ in chosen:
         found, fix = rows[pk], fixes.get(pk, {})
         out.append(
             SimilarIncident(
@@ -98,7 +116,7 @@ def find(connection: Connection, row: Any, *, limit: int = 3) -> list[SimilarInc
                 title=found.title,
                 service=found.service,
                 status=Status(found.status),
-                outcome=outcome,
+                outcome=_outcome(Status(found.status), events[pk]),
                 root_cause=fix.get("explanation"),
                 pr_title=fix.get("summary"),
                 pr_url=found.pr_url,

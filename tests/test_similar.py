@@ -13,7 +13,7 @@ from server import search, similar
 from server.config import HealerConfig
 from server.intake import normalize
 from server.models import IncidentIn, Status
-from server.store import Store
+from server.store import Store, queries
 from server.triage.worker import triage_received
 
 LABELLED = tomllib.loads((Path(__file__).parent / "data" / "similar_incidents.toml").read_text(encoding="utf-8"))
@@ -79,6 +79,8 @@ def test_the_earlier_report_of_the_same_fault_is_in_the_top_three(store: Store) 
         ("pool exhausted after 12s (size=10)", ["pool", "exhausted", "after", "size"]),
         # Identifiers are split into their words and kept whole.
         ("QueuePool get_conn", ["queue", "pool", "queuepool", "get", "conn", "getconn"]),
+        # A hex id is dropped whole, not split into letter runs ("cbd", "f", "ea").
+        ("request cbd8f0ea1 after", ["request", "after"]),
         # uuids, hex ids, addresses and URLs say nothing about the fault.
         ("req 7f3a9c2e-1111-2222-3333-444455556666 from 10.0.0.12 see https://x.example/e/20", ["req", "see"]),
         # Words an FTS5 or tsquery parser would read as operators are plain words here.
@@ -140,3 +142,33 @@ def test_the_migration_indexes_incidents_stored_before_it(tmp_path: Path) -> Non
     with reopened.read() as connection:
         assert [match.id for match in similar.for_incident(connection, second)] == [first]
     reopened.close()
+
+
+def test_a_fault_seen_many_times_lists_its_verified_fix_first(store: Store) -> None:
+    """Repeats of one fault are found newest first without ranking every match; among them, all
+    equally relevant, the verified fix comes first, with its PR."""
+    fault = {"service": "orders", "title": "connection pool exhausted in checkout"}
+    error = "sqlalchemy.exc.TimeoutError: QueuePool limit of size {n} overflow {m} reached, connection timed out"
+    repeats = []
+    for n in range(5):
+        incident_id = _report(store, {**fault, "error": error.format(n=n + 5, m=n + 10)})
+        _report(store, {"service": f"search{'abcde'[n]}", "title": "index rebuild slow", "error": "reindex timed out"})
+        triage_received(store)
+        if n == 1:
+            store.claim(incident_id, agent="fixer")
+            store.report_fix(incident_id, agent="fixer", outcome="success", pr_url="https://x.example/o/r/pull/7")
+            store.transition(incident_id, Status.merged, actor="human:test")
+            store.transition(incident_id, Status.verified, actor="monitor:test")
+        else:
+            store.transition(incident_id, Status.resolved, actor="human:test")
+        repeats.append(incident_id)
+    later = _report(store, {**fault, "error": error.format(n=50, m=70)})
+    triage_received(store)
+    with store.read() as connection:
+        row = queries.incident_row(connection, later)
+        assert len(search.repeats(connection, similar.document_for(row), before_pk=row.pk)) == 5
+        found = similar.for_incident(connection, later)
+    assert [match.id for match in found] == [repeats[1], repeats[4], repeats[3]]
+    assert found[0].outcome == "verified" and found[0].pr_number == 7 and found[0].title == fault["title"]
+    assert [match.outcome for match in found[1:]] == ["open", "open"]
+    assert {match.score for match in found} == {1.0}

@@ -22,6 +22,7 @@ from server.models import (
     Status,
     TimelineEvent,
 )
+from server.similar import SimilarIncident, for_incident
 
 router = APIRouter(tags=["incidents"])
 
@@ -115,6 +116,19 @@ def get_timeline(
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[TimelineEvent]:
     return state.store.timeline(incident_id, after=after, limit=limit)
+
+
+@router.get(
+    "/incidents/{incident_id}/similar",
+    response_model=list[SimilarIncident],
+    summary="Earlier incidents like this one, with their fixes",
+    description="Up to 3 earlier incidents, best match first (a verified fix before others at equal "
+    "relevance), each with its outcome, the fixing agent's root cause, the pull request and its changed files.",
+    responses={404: {"description": "No such incident"}},
+)
+def get_similar(incident_id: IncidentId, state: Annotated[AppState, Depends(app_state)]) -> list[SimilarIncident]:
+    with state.store.read() as connection:
+        return for_incident(connection, incident_id)
 
 
 class ClaimIn(BaseModel):

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from server import approvals, attempts, reviews
+from server import approvals, attempts, reviews, similar
 from server.approvals import ApprovalRequest
 from server.attempts import AttemptRecord
 from server.dashboard import chart
@@ -16,6 +16,7 @@ from server.dashboard.actions import Action, available
 from server.feed import newest_id
 from server.models import Incident, TimelineEvent
 from server.review_models import FixFeedback
+from server.similar import SimilarIncident
 from server.store import Store, queries
 from server.store.prs_schema import local_pull_requests
 from server.store.rows import to_event, to_incident
@@ -39,6 +40,7 @@ class IncidentView:
     chart: str
     actions: list[Action]
     last_event_id: int
+    similar: list[SimilarIncident] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -76,6 +78,7 @@ def load(store: Store, incident_id: str) -> IncidentView:
             .where(local_pull_requests.c.incident_id == incident.id)
             .order_by(local_pull_requests.c.number.desc())
         ).first()
+        past = similar.find(connection, row)
     verification = None
     if local_pr is not None:
         found = _VERIFICATION.search(local_pr.body)
@@ -98,4 +101,5 @@ def load(store: Store, incident_id: str) -> IncidentView:
         chart=chart.svg(series),
         actions=available(incident),
         last_event_id=last_event,
+        similar=past,
     )
