@@ -231,11 +231,11 @@ def test_the_sign_in_page_asks_for_the_token(strict_page: Any, env: dict[str, st
         page.wait_for_url(guarded.url + "/login?next=%2F%3Fstage%3Dstuck")
         assert page.get_by_label("Your name").is_visible() and page.get_by_label("Password or token").is_visible()
         assert shot(page, "login").stat().st_size > 5_000
-        page.get_by_label("Your name").fill("ana")
+        page.get_by_label("Your name").fill("oncall")
         page.get_by_label("Password or token").fill("browser-test-token")
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(guarded.url + "/?stage=stuck")
-        assert "Signed in as ana" in page.locator("body").inner_text()
+        assert "Signed in as oncall" in page.locator("body").inner_text()
     finally:
         guarded.stop()
 
