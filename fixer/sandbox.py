@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,17 @@ class SandboxSpec:
     """Share the host's network (and so its loopback services); off by default."""
     readonly: tuple[Path, ...] = ()
     """Kept read-only even inside a writable path (the worktree's ``.git`` file, which git would follow)."""
+    visible: tuple[Path, ...] = ()
+    """Shown read-only although under the private /tmp (an interpreter or virtualenv installed there).
+    The running server's own installation is always among them (see ``own_installation``)."""
+
+
+def own_installation() -> tuple[Path, ...]:
+    """Where this Python and devops-healer's code live, when under /tmp: a clone and virtualenv made there
+    would otherwise vanish under the private /tmp, and with them the interpreter a test or agent needs.
+    Code, not secrets; anything hidden inside them stays hidden."""
+    places = {Path(sys.prefix), Path(sys.base_prefix), Path(__file__).resolve().parents[1]}
+    return tuple(sorted(p for p in places if Path(os.path.realpath(p)).is_relative_to(PRIVATE_TMP)))
 
 
 @functools.lru_cache(maxsize=8)
@@ -146,7 +158,7 @@ def bwrap_arguments(spec: SandboxSpec) -> list[str]:
     for path, kind in _mounts(spec):
         if kind == "writable":
             args += ["--bind", str(path), str(path)]
-        elif kind == "readonly":
+        elif kind in ("readonly", "visible"):
             args += ["--ro-bind", str(path), str(path)]
         elif path.is_dir():
             args += ["--tmpfs", str(path)]
@@ -157,7 +169,7 @@ def bwrap_arguments(spec: SandboxSpec) -> list[str]:
 
 #: What under the empty /run holds programs rather than sockets.
 _KEPT_FROM_RUN = ("/run/current-system",)
-_ORDER = {"writable": 0, "readonly": 1, "hidden": 2}
+_ORDER = {"visible": -1, "writable": 0, "readonly": 1, "hidden": 2}
 
 
 def _mounts(spec: SandboxSpec) -> list[tuple[Path, str]]:
@@ -165,6 +177,10 @@ def _mounts(spec: SandboxSpec) -> list[tuple[Path, str]]:
     on the same path, hidden wins. Hidden paths that do not exist, or that the private /tmp and /run
     already hide, are left out."""
     found: dict[tuple[Path, str], None] = {}
+    shown = [Path(os.path.realpath(path)) for path in (*spec.visible, *own_installation())]
+    for real in shown:
+        if real.exists():
+            found[(real, "visible")] = None
     for path in spec.writable:
         real = Path(os.path.realpath(path))
         if not real.is_dir():
@@ -176,6 +192,7 @@ def _mounts(spec: SandboxSpec) -> list[tuple[Path, str]]:
             found[(real, "readonly")] = None
     for path in spec.hidden:
         real = Path(os.path.realpath(path))
-        if real.exists() and not real.is_relative_to(PRIVATE_TMP) and not real.is_relative_to("/run"):
+        under_private = real.is_relative_to(PRIVATE_TMP) and not any(real.is_relative_to(v) for v in shown)
+        if real.exists() and not under_private and not real.is_relative_to("/run"):
             found[(real, "hidden")] = None
     return sorted(found, key=lambda item: (len(item[0].parts), _ORDER[item[1]], str(item[0])))

@@ -507,3 +507,43 @@ def test_service():
     result = Fixer(Workspace(tmp_path / "ws")).submit(spec, fix_request(change), forge)
 
     assert result.verification.verdict == verdict
+
+
+@needs_bwrap
+def test_an_interpreter_installed_under_tmp_stays_usable_and_what_is_hidden_inside_stays_hidden(
+    tmp_path: Path,
+) -> None:
+    # A clone and virtualenv made under /tmp (as a CI job's checkout may be) would vanish under the
+    # private /tmp with the interpreter a test needs; `visible` shows it read-only, hidden still wins.
+    install = Path(tempfile.mkdtemp(prefix="healer-install-", dir="/tmp"))
+    try:
+        (install / "tool.txt").write_text("the toolchain\n")
+        (install / "secret.txt").write_text("a secret inside the install\n")
+        tree = tmp_path / "tree"
+        tree.mkdir()
+        script = (
+            "import pathlib, sys\n"
+            f"root = pathlib.Path({str(install)!r})\n"
+            "print('tool:', (root / 'tool.txt').read_text().strip())\n"
+            "secret = root / 'secret.txt'\n"
+            "try:\n    print('secret:', secret.read_text().strip() or 'hidden')\n"
+            "except OSError:\n    print('secret: hidden')\n"
+            "try:\n    (root / 'new.txt').write_text('x')\n    print('write: allowed')\n"
+            "except OSError:\n    print('write: refused')\n"
+        )
+        (tree / "probe.py").write_text(script)
+        run = SubprocessRunner().run(
+            f"{sys.executable} probe.py",
+            tree,
+            timeout=60,
+            output_cap=64_000,
+            sandbox=SandboxSpec(writable=(tree,), visible=(install,), hidden=(install / "secret.txt",)),
+            mode="required",
+        )
+        assert run.exit_code == 0, run.output
+        assert "tool: the toolchain" in run.output
+        assert "secret: hidden" in run.output, run.output
+        assert "a secret inside the install" not in run.output
+        assert "write: refused" in run.output
+    finally:
+        shutil.rmtree(install, ignore_errors=True)
