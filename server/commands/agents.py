@@ -16,15 +16,17 @@ from server.commands.common import fail, load
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     dispatch = sub.add_parser("dispatch", help="Queue a run of an agent on an incident (healer serve starts it).")
-    dispatch.add_argument("incident_id")
+    dispatch.add_argument("incident_id", help="The incident (INC-...) to start an agent run for.")
     dispatch.add_argument("--agent", default=None, help="An [agents.<name>]; default: the [dispatch] rules.")
     runs = sub.add_parser("runs", help="Recent runs (or one incident's), newest first.")
-    runs.add_argument("incident_id", nargs="?", default=None)
-    runs.add_argument("--limit", type=int, default=30)
+    runs.add_argument(
+        "incident_id", nargs="?", default=None, help="Only this incident's runs (default: the latest runs of all)."
+    )
+    runs.add_argument("--limit", type=int, default=30, help="How many runs to list (default 30).")
     show = sub.add_parser("show", help="One run, with its transcript.")
-    show.add_argument("run_id", type=int)
+    show.add_argument("run_id", type=int, help="The run's number, as `healer agents runs` lists it.")
     cancel = sub.add_parser("cancel", help="Stop a queued or running run.")
-    cancel.add_argument("run_id", type=int)
+    cancel.add_argument("run_id", type=int, help="The run to stop: its process group is killed and its claim released.")
 
 
 def _line(run: object) -> str:
