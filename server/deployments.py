@@ -281,7 +281,7 @@ def _note(store: Store, incident_id: str, deployment: DeploymentIn, actor: str, 
 def workspace_contains(settings: Settings, store: Store) -> Contains:
     """The real check: git in the fixer's cached clone of the repository, fetched from its forge."""
     from fixer.workspace import Workspace
-    from server.fixes import forge_for, repo_spec
+    from server.forges import forge_for, repo_spec
 
     workspace = Workspace(settings.home / "workspaces")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
@@ -19,8 +18,7 @@ from sqlalchemy import update
 from fixer import owner
 from fixer.errors import BranchTakenOver, ChangeRefused, FixerError, OpenPullRequestCapReached, VerificationRefused
 from fixer.forge import Forge
-from fixer.forge_local import LocalForge, ensure_bare_remote
-from fixer.models import BotIdentity, FixRequest, FixResult, RepoSpec, describe_run
+from fixer.models import FixRequest, FixResult, describe_run
 from fixer.pipeline import Fixer
 from fixer.workspace import Workspace
 from server import similar
@@ -28,14 +26,14 @@ from server.attempts import record_failed_attempt
 from server.config import HealerConfig, RepoConfig
 from server.errors import ClaimConflict, InvalidInput
 from server.fix_models import FixOutcome, FixSubmission
+from server.forges import forge_for, repo_spec
 from server.logs import bind_incident
 from server.models import Incident, Status
 from server.redact import redact
 from server.reviews import PUSHING
-from server.sandboxing import hidden_paths, sandbox_mode
+from server.sandboxing import hidden_paths
 from server.settings import Settings
 from server.store import Store, queries, writes
-from server.store.prs import StorePullRequests
 from server.store.schema import incidents
 
 log = logging.getLogger(__name__)
@@ -56,41 +54,6 @@ class TooManyRefusals(FixerError):
 
 
 Progress = Callable[[str, float], None]
-
-
-def repo_spec(repo: RepoConfig, settings: Settings) -> RepoSpec:
-    return RepoSpec(
-        name=repo.name,
-        path=repo.path,
-        url=repo.url,
-        default_branch=repo.default_branch,
-        test_command=repo.test_command,
-        test_timeout_seconds=repo.test_timeout_seconds,
-        test_output_cap_bytes=repo.test_output_cap_bytes,
-        sandbox=sandbox_mode(repo, settings),
-        test_network=repo.test_network,
-        forge=repo.forge,
-        github_repo=repo.github_repo,
-        policy=repo.policy,
-        bot=BotIdentity(name=settings.bot_name, email=settings.bot_email),
-    )
-
-
-def local_forge_dir(settings: Settings, repo: RepoConfig) -> Path:
-    """The local forge's bare repository: the configured URL when it is one, else one under HEALER_HOME."""
-    if repo.url and not repo.url.startswith(("https://", "http://", "ssh://", "git@")):
-        return Path(repo.url)
-    return settings.home / "forge" / f"{repo.name}.git"
-
-
-def forge_for(repo: RepoConfig, settings: Settings, store: Store) -> Forge:
-    if repo.forge == "github":
-        from fixer.forge_github import github_forge
-
-        return github_forge(repo.github_repo or "", settings)
-    source = str(repo.path) if repo.path is not None else str(repo.url)
-    bare = ensure_bare_remote(source, local_forge_dir(settings, repo))
-    return LocalForge(repo.name, bare, StorePullRequests(store))
 
 
 class FixService:

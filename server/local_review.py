@@ -12,7 +12,7 @@ from fixer.forge_local import LocalForge, LocalPullRequest
 from server import reviews
 from server.config import HealerConfig
 from server.errors import HealerError, InvalidInput, NotFound
-from server.fixes import local_forge_dir
+from server.forges import local_forge_dir
 from server.github_webhook import COMMANDS
 from server.reviews import Kind, ReviewEvent
 from server.settings import Settings

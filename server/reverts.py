@@ -74,7 +74,7 @@ def open_for(
 ) -> str | None:
     """Open the revert pull request and record it; its URL, or None when it could not be opened."""
     from fixer.workspace import Workspace
-    from server.fixes import repo_spec
+    from server.forges import repo_spec
     from server.sandboxing import hidden_paths
 
     fixer = fixer or Fixer(Workspace(settings.home / "workspaces"), hidden=hidden_paths(settings), redact=redact)

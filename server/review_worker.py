@@ -39,7 +39,7 @@ class ReviewWorker:
         interval: float = 5.0,
         contains: Contains | None = None,
     ) -> None:
-        from server.fixes import forge_for
+        from server.forges import forge_for
 
         self.store = store
         self.config = config

@@ -12,7 +12,6 @@ posted: N"): N > 0 counts as a request for changes, N == 0 as a plain comment.
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -23,6 +22,7 @@ from fixer.errors import FixerError
 from server.models import Status
 from server.redact import redact
 from server.review_models import Finding, FixFeedback, Verdict
+from server.review_text import actionable_comments, prompt_for_agents, suggestion_of
 from server.store import Store, queries, writes
 from server.store.reviews_schema import findings
 from server.store.rows import AnyRow, public_id
@@ -44,11 +44,6 @@ Kind = Literal[
 ]
 OPEN_REVIEW = {Status.pr_open, Status.in_review, Status.approved, Status.changes_requested}
 FAILING = {"failure", "timed_out", "cancelled", "action_required", "startup_failure"}
-_PROMPT = re.compile(r"Prompt for AI Agents\s*</summary>\s*(.*?)</details>", re.DOTALL | re.IGNORECASE)
-_PROMPT_FENCE = re.compile(r"^\s*```[a-z]*\n(.*?)\n```\s*$", re.DOTALL)
-_SUGGESTION = re.compile(r"```suggestion\n(.*?)\n```", re.DOTALL)
-_ACTIONABLE = re.compile(r"Actionable comments posted:\s*(\d+)", re.IGNORECASE)
-CODERABBIT = "coderabbitai[bot]"
 #: The timeline event the fixer records just before it pushes a commit (detail: ``commit``).
 PUSHING = "pushing"
 log = logging.getLogger(__name__)
@@ -80,29 +75,6 @@ class ForgeActions(Protocol):
     def comment(self, number: int, body: str) -> None: ...
 
     def acknowledge(self, number: int, comment_id: str) -> None: ...
-
-
-def prompt_for_agents(body: str) -> str | None:
-    """CodeRabbit's "Prompt for AI Agents" section of a comment, when it has one."""
-    match = _PROMPT.search(body)
-    if match is None:
-        return None
-    text = match.group(1).strip()
-    fenced = _PROMPT_FENCE.match(text)
-    return (fenced.group(1) if fenced else text).strip() or None
-
-
-def actionable_comments(author: str, body: str) -> int | None:
-    """CodeRabbit's "Actionable comments posted: N" from its review body; None for other authors or bodies."""
-    if author.split(":", 1)[-1] != CODERABBIT:
-        return None
-    match = _ACTIONABLE.search(body)
-    return int(match.group(1)) if match else None
-
-
-def suggestion_of(body: str) -> str | None:
-    match = _SUGGESTION.search(body)
-    return match.group(1) if match else None
 
 
 def _finding(connection: Connection, row: AnyRow, event: ReviewEvent, kind: str, now: datetime, **values: Any) -> None:

@@ -22,7 +22,7 @@ from server.api.app import create_app
 from server.api.state import AppState
 from server.deployments import load_deployments
 from server.errors import ConfigError
-from server.fixes import local_forge_dir
+from server.forges import local_forge_dir
 from server.intake import normalize
 from server.models import IncidentIn, Status
 from server.postmortem import require
@@ -248,7 +248,7 @@ def test_a_regression_after_the_deploy_opens_a_tested_revert_pull_request(
 
 def test_a_squash_merge_is_reverted_without_a_mainline(store: Store, tmp_path: Path) -> None:
     from fixer.revert import RevertRequest, open_revert
-    from server.fixes import forge_for, repo_spec
+    from server.forges import forge_for, repo_spec
 
     loop = Loop(store, tmp_path, "")
     bare = local_forge_dir(loop.settings, loop.config.repo("calc"))

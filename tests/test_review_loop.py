@@ -13,7 +13,8 @@ from fixer.models import Change
 from server import local_review, reviews
 from server.config import HealerConfig, load_config
 from server.fix_models import FixSubmission
-from server.fixes import FixService, local_forge_dir
+from server.fixes import FixService
+from server.forges import local_forge_dir
 from server.intake import normalize
 from server.models import IncidentIn, Status
 from server.postmortem import render, require

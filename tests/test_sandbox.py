@@ -151,7 +151,7 @@ from fixer.forge_local import LocalForge
 from fixer.models import Change, RepoSpec
 from fixer.pipeline import Fixer
 from fixer.workspace import Workspace
-from server.fixes import repo_spec
+from server.forges import repo_spec
 from server.config import RepoConfig
 from server.sandboxing import hidden_paths
 from server.settings import Settings

@@ -13,7 +13,7 @@ import pytest
 from fixer.sandbox import bwrap_path
 from server.config import RepoConfig, load_config, parse_config
 from server.errors import ConfigError
-from server.fixes import repo_spec
+from server.forges import repo_spec
 from server.sandboxing import HOME_CREDENTIALS, default_mode, hidden_paths, log_availability
 from server.settings import Settings
 from tests.conftest import HEALER, free_port, healer_env
