@@ -24,7 +24,7 @@ from server.store import Store, queries, writes
 from server.store.rows import AnyRow, public_id
 from server.store.schema import incidents
 from server.store.triage_schema import approvals
-from server.triage.approval import Answer, ApprovalPolicy, Outcome, approval_subject, decide, head_subject
+from server.triage.approval import Answer, ApprovalPolicy, Outcome, decide, fix_subject, head_subject
 
 NO_HEAD = "no pull request head"
 
@@ -140,8 +140,8 @@ def current_subject(pending: AnyRow, incident: AnyRow) -> str:
     if pending.kind == "fix" and held is not None:
         from server.fix_models import FixSubmission
 
-        # The same hash server.fixes bound the request to, over the change that would run now.
-        return approval_subject(FixSubmission.model_validate(held).change.model_dump_json())
+        # The subject the request was bound to, over the change that would run now.
+        return fix_subject(FixSubmission.model_validate(held).change)
     return str(pending.subject)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import AliasChoices, BaseModel, Field
 
-from fixer.models import Change
+from fixer.models import Change, FixResult, describe_run
 from server.models import Status
 
 
@@ -46,3 +48,38 @@ class FixOutcome(BaseModel):
     lines_removed: int = 0
     steps: list[tuple[str, float]] = Field(default_factory=list)
     next_steps: str
+
+    @classmethod
+    def of(
+        cls,
+        incident_id: str,
+        status: Status,
+        next_steps: str,
+        result: FixResult | None = None,
+        *,
+        held: str | None = None,
+    ) -> FixOutcome:
+        """The answer to a submission: what the fixer did (``result``, with its pull request if it opened one), or
+        why the change is ``held`` for a person's approval before anything runs."""
+        fields: dict[str, Any] = {}
+        if held is not None:
+            fields.update(held_for_approval=True, approval_reason=held)
+        if result is not None:
+            fields.update(
+                branch=result.branch,
+                commit=result.commit,
+                verification=result.verification.summary(),
+                verdict=result.verification.verdict,
+                tests_before=describe_run(result.verification.before),
+                tests_after=describe_run(result.verification.after),
+                files_changed=result.files_changed,
+                lines_added=result.lines_added,
+                lines_removed=result.lines_removed,
+                steps=result.steps,
+            )
+        pr = result.pull_request if result is not None else None
+        if pr is not None:
+            fields.update(
+                pull_request_url=pr.url, pull_request_number=pr.number, pull_request_created=pr.created, draft=pr.draft
+            )
+        return cls(incident_id=incident_id, status=status, next_steps=next_steps, **fields)

@@ -16,6 +16,8 @@ from functools import cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fixer.change import parse_diff
+from fixer.models import Change
 from server.triage.rules import Regex
 
 DEFAULT_PATHS: tuple[str, ...] = (
@@ -116,6 +118,29 @@ def needs_approval(changed_paths: Sequence[str], diff_text: str, policy: Approva
     return None
 
 
+class FixGate(BaseModel):
+    """A held fix: why a person must approve it, and the subject their approval is bound to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    why: str
+    subject: str
+
+
+def fix_gate(change: Change, policy: ApprovalPolicy) -> FixGate | None:
+    """Whether an agent's change waits for a person before it runs; None when it goes straight on."""
+    if change.diff is not None:
+        paths = [item.path for item in parse_diff(change.diff)]
+        text = change.diff
+    else:
+        paths = [edit.path for edit in change.edits or []]
+        text = "\n".join(
+            "+" + line for edit in change.edits or [] for line in (edit.new or edit.create or "").splitlines()
+        )
+    why = needs_approval(paths, text, policy)
+    return None if why is None else FixGate(why=why, subject=fix_subject(change))
+
+
 # ---- subjects -----------------------------------------------------------------------------
 
 
@@ -123,6 +148,11 @@ def approval_subject(diff: str) -> str:
     """What an approval is bound to: the diff's SHA-256, line endings and trailing spaces normalized."""
     normalized = "\n".join(line.rstrip() for line in diff.replace("\r\n", "\n").split("\n")).strip("\n")
     return "sha256:" + hashlib.sha256(normalized.encode("utf-8")).hexdigest()
+
+
+def fix_subject(change: Change) -> str:
+    """The subject of an approval of a held fix: its change, as the agent sent it."""
+    return approval_subject(change.model_dump_json())
 
 
 def head_subject(head_sha: str) -> str:
