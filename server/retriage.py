@@ -52,11 +52,14 @@ def escalated_without_repo(store: Store, limit: int = 1000) -> list[str]:
 
 
 def retriage(
-    store: Store, config: HealerConfig, incident_ids: list[str], *, by: str, triage: Triage | None = None
+    store: Store, config: HealerConfig, incident_ids: list[str] | None, *, by: str, triage: Triage | None = None
 ) -> list[Retriaged]:
-    """Triage each incident again with ``config``; NotRetriageable (or IncidentNotFound) for one that is not
-    escalated for want of a repository. Checked for all before any is moved."""
+    """Triage each incident again with ``config`` (None: every incident escalated for want of a repository);
+    NotRetriageable (or IncidentNotFound) for one that is not escalated for want of a repository. Checked for
+    all before any is moved."""
     rules = triage or Triage(config)
+    if incident_ids is None:
+        incident_ids = escalated_without_repo(store)
     for incident_id in incident_ids:
         _check(store, incident_id)
     return [_one(store, config, rules, incident_id, by) for incident_id in incident_ids]

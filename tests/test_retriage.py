@@ -101,3 +101,13 @@ def test_the_rest_routes_retriage_one_or_all_and_refuse_the_wrong_ones(tmp_path:
             (billing, "awaiting_approval"),
             (inventory, "escalated"),
         ]
+
+
+def test_naming_no_incident_retriages_every_one_escalated_without_a_repository(tmp_path: Path, store: Store) -> None:
+    from server import retriage
+
+    home, repo, (orders, billing, inventory) = setup(tmp_path, store)
+    config = configure(home, repo, ["calc", "orders", "billing"])
+    done = retriage.retriage(store, config, None, by="ana")  # what the REST body without incident_ids and the CLI ask
+    assert [(item.incident_id, item.moved) for item in done] == [(orders, True), (billing, True), (inventory, False)]
+    assert retriage.retriage(store, config, [], by="ana") == []  # an empty list names none

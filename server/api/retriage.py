@@ -32,8 +32,7 @@ class RetriageMany(RetriageOne):
     summary="Triage again the incidents escalated because no repository was mapped (with the server's configuration)",
 )
 def retriage_many(body: RetriageMany, state: Annotated[AppState, Depends(app_state)]) -> list[Retriaged]:
-    ids = body.incident_ids if body.incident_ids is not None else retriage.escalated_without_repo(state.store)
-    return retriage.retriage(state.store, state.config, ids, by=body.by)
+    return retriage.retriage(state.store, state.config, body.incident_ids, by=body.by)
 
 
 @router.post(

@@ -37,11 +37,11 @@ def run(args: argparse.Namespace) -> int:
     store = Store.open(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
     out = sys.stdout
     try:
-        ids = args.incident_ids or retriage.escalated_without_repo(store)
-        if not ids:
+        done = retriage.retriage(store, config, args.incident_ids or None, by=args.by or getpass.getuser())
+        if not done:
             out.write("no incident is escalated for want of a repository\n")
             return 0
-        for item in retriage.retriage(store, config, ids, by=args.by or getpass.getuser()):
+        for item in done:
             if item.moved:
                 out.write(f"{item.incident_id} -> {item.status.value} (repository {item.repo}): {item.reason}\n")
             else:
