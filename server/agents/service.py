@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.agents.config import AgentsConfig, load_agents
-from server.agents.dispatch import Dispatcher
+from server.agents.dispatch import Dispatcher, request_run
 from server.agents.gate import guard_routes
 from server.agents.launch import HostView
 from server.agents.runner import Runner, RunnerSettings
+from server.agents.runs import AgentRun
 from server.config import HealerConfig
 from server.sandboxing import default_mode, hidden_paths
 from server.settings import Settings
@@ -30,6 +31,13 @@ class AgentService:
     def wake(self) -> None:
         if self.dispatcher is not None:
             self.dispatcher.wake()
+
+    def dispatch(self, store: Store, incident_id: str, *, agent: str | None, trigger: str) -> AgentRun:
+        """Queue a run of ``agent`` (else the one the rules choose) on the incident, and wake the dispatcher
+        (in a process without one, `healer serve`'s picks it up from the store)."""
+        run = request_run(store, self.config, incident_id, agent=agent, trigger=trigger)
+        self.wake()
+        return run
 
 
 def mcp_url(host: str, port: int) -> str:

@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 
 from server.agents import runs
 from server.agents.config import AgentsConfig
-from server.agents.dispatch import request_run
 from server.agents.runs import AgentRun
+from server.agents.service import AgentService
 from server.api.state import AppState, app_state
 
 router = APIRouter(tags=["agent runs"])
@@ -29,8 +29,8 @@ class CancelBody(BaseModel):
     by: str = Field(default="api", min_length=1, max_length=200, description="Who cancels (for the timeline).")
 
 
-def _agents(state: AppState) -> AgentsConfig:
-    return state.agents.config if state.agents is not None else AgentsConfig()
+def _agents(state: AppState) -> AgentService:
+    return state.agents if state.agents is not None else AgentService(AgentsConfig())
 
 
 @router.post(
@@ -50,10 +50,7 @@ def dispatch(
     state: Annotated[AppState, Depends(app_state)],
     body: DispatchBody | None = None,
 ) -> AgentRun:
-    run = request_run(state.store, _agents(state), incident_id, agent=body.agent if body else None, trigger="api")
-    if state.agents is not None:
-        state.agents.wake()
-    return run
+    return _agents(state).dispatch(state.store, incident_id, agent=body.agent if body else None, trigger="api")
 
 
 @router.get("/incidents/{incident_id}/runs", response_model=list[AgentRun], summary="An incident's agent runs")

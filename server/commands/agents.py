@@ -42,7 +42,7 @@ def _line(run: object) -> str:
 def run(args: argparse.Namespace) -> int:
     from server.agents import runs
     from server.agents.config import load_agents
-    from server.agents.dispatch import request_run
+    from server.agents.service import AgentService
     from server.errors import HealerError
     from server.store import Store
 
@@ -55,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.action == "dispatch":
             agents = load_agents(config, {}, resolve_env=False)
-            queued = request_run(store, agents, args.incident_id, agent=args.agent, trigger=f"cli:{getpass.getuser()}")
+            queued = AgentService(agents).dispatch(
+                store, args.incident_id, agent=args.agent, trigger=f"cli:{getpass.getuser()}"
+            )
             out.write(
                 f"run {queued.id} of {queued.agent} queued for {queued.incident_id}; `healer agents show {queued.id}`\n"
             )

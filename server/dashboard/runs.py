@@ -1,6 +1,6 @@
 """The incident page's agent runs: the list (status, agent, duration, cost, transcript) and Start agent / Cancel.
 
-Both actions are the core calls the REST API and `healer agents` make (``request_run``, ``runs.cancel``),
+Both actions are the core calls the REST API and `healer agents` make (``AgentService.dispatch``, ``runs.cancel``),
 with the signed-in person's name on the timeline.
 """
 
@@ -13,7 +13,6 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import Response
 
 from server.agents import runs
-from server.agents.dispatch import request_run
 from server.agents.outcomes import ACTIVE
 from server.agents.runs import AgentRun
 from server.api.state import AppState
@@ -59,15 +58,12 @@ def start_agent(
     assert session is not None
     state = _state(request)
     page = f"/ui/incidents/{incident_id}"
-    config = state.agents.config if state.agents is not None else None
     try:
-        if config is None:
+        if state.agents is None:
             raise HealerError("no agent is configured: add an [agents.<name>] table to healer.toml")
-        run = request_run(state.store, config, incident_id, agent=agent or None, trigger=f"dashboard:{session.name}")
+        run = state.agents.dispatch(state.store, incident_id, agent=agent or None, trigger=f"dashboard:{session.name}")
     except HealerError as exc:
         return _back(request, page, exc.message, "error")
-    if state.agents is not None:
-        state.agents.wake()
     return _back(request, page, f"Run {run.id} of {run.agent} queued; it starts when the budgets allow.", "ok")
 
 
