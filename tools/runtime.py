@@ -80,11 +80,11 @@ class Runtime:
         if repo.forge != "github" or repo.url is None:
             return None
         from fixer.errors import FixerError
-        from fixer.forge_github import github_forge
+        from server.forges import github_forge_for
 
         try:
             if repo.name not in self._forges:
-                self._forges[repo.name] = github_forge(repo.github_repo or "", self.settings)
+                self._forges[repo.name] = github_forge_for(repo, self.settings)
             forge = self._forges[repo.name]
             return forge.remote_url(), forge.git_auth_env()
         except FixerError:
