@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from fixer import gitcmd
 from fixer.errors import ForgeAuthError, ForgeError, ForgeRateLimited
-from fixer.forge import MARKER_PREFIX, PullRequest, PullRequestDraft, marker
+from fixer.forge import MARKER_PREFIX, PullRequest, PullRequestDraft, marked_incident, marker
 
 log = logging.getLogger(__name__)
 
@@ -225,9 +225,7 @@ class GitHubForge:
 
     def _model(self, pr: GhPullRequest) -> PullRequest:
         body = pr.body or ""
-        incident = None
-        if MARKER_PREFIX in body:
-            incident = body.split(MARKER_PREFIX, 1)[1].split(" ", 1)[0]
+        incident = marked_incident(body)
         state = "merged" if pr.merged else pr.state
         return PullRequest(
             number=pr.number,
