@@ -57,12 +57,7 @@ class Runtime:
 
                     hold_secrets(server_secrets(self.settings, self.config, self._environ))
 
-                self._store = Store.open(
-                    self.settings.resolved_database_url,
-                    synchronous=self.settings.sqlite_synchronous,
-                    lease_seconds=self.settings.lease_seconds,
-                    max_attempts=self.settings.max_attempts,
-                )
+                self._store = Store.from_settings(self.settings)
             return self._store
 
     @cached_property
