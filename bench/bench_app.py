@@ -15,7 +15,7 @@ from server.store import Store
 
 def create() -> FastAPI:
     settings, config = load()
-    store = Store.open(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
+    store = Store.from_settings(settings)
     # HEALER_BENCH_TRIAGE=0 leaves the triage worker out, to see what it costs intake.
     app = build_app(settings, config, store, run_triage=os.environ.get("HEALER_BENCH_TRIAGE", "1") != "0")
 

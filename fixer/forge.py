@@ -13,6 +13,13 @@ def marker(incident_id: str) -> str:
     return f"{MARKER_PREFIX}{incident_id} -->"
 
 
+def marked_incident(body: str) -> str | None:
+    """The incident id a PR body's marker names, or None when the body carries no marker."""
+    if MARKER_PREFIX not in body:
+        return None
+    return body.split(MARKER_PREFIX, 1)[1].split(" ", 1)[0]
+
+
 class PullRequestDraft(BaseModel):
     title: str
     body: str

@@ -26,10 +26,11 @@ import requests
 from github import Auth, Github, GithubException
 from github.PullRequest import PullRequest as GhPullRequest
 from github.Repository import Repository
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from fixer import gitcmd
 from fixer.errors import ForgeAuthError, ForgeError, ForgeRateLimited
-from fixer.forge import MARKER_PREFIX, PullRequest, PullRequestDraft, marker
+from fixer.forge import MARKER_PREFIX, PullRequest, PullRequestDraft, marked_incident, marker
 
 log = logging.getLogger(__name__)
 
@@ -224,9 +225,7 @@ class GitHubForge:
 
     def _model(self, pr: GhPullRequest) -> PullRequest:
         body = pr.body or ""
-        incident = None
-        if MARKER_PREFIX in body:
-            incident = body.split(MARKER_PREFIX, 1)[1].split(" ", 1)[0]
+        incident = marked_incident(body)
         state = "merged" if pr.merged else pr.state
         return PullRequest(
             number=pr.number,
@@ -331,35 +330,38 @@ def _seconds(value: str | None) -> float | None:
         return None
 
 
-def github_forge(repo: str, settings: object) -> GitHubForge:
-    """The forge for a repository with ``forge = "github"``, from the process settings."""
-    token = getattr(settings, "github_token", None)
-    app_id = getattr(settings, "github_app_id", None)
-    base_url = str(getattr(settings, "github_url", "https://api.github.com"))
-    between_requests = float(getattr(settings, "github_seconds_between_requests", 0.25))
-    between_writes = float(getattr(settings, "github_seconds_between_writes", 1.0))
-    if app_id:
-        key = getattr(settings, "github_app_private_key", None)
-        installation = getattr(settings, "github_app_installation_id", None)
+class GitHubForgeSettings(BaseModel):
+    """What the GitHub forge needs from the process settings: credentials, the API URL and pacing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    token: SecretStr | None = None
+    app_id: int | None = None
+    app_private_key: SecretStr | None = None
+    app_installation_id: int | None = None
+    base_url: str = "https://api.github.com"
+    seconds_between_requests: float = 0.25
+    seconds_between_writes: float = 1.0
+
+
+def github_forge(repo: str, settings: GitHubForgeSettings) -> GitHubForge:
+    """The forge for a repository with ``forge = "github"``: App credentials when an App id is set, else the token."""
+    if settings.app_id:
+        key, installation = settings.app_private_key, settings.app_installation_id
         if key is None or installation is None:
             raise ForgeAuthError(
                 "GitHub App auth needs HEALER_GITHUB_APP_ID, HEALER_GITHUB_APP_PRIVATE_KEY and "
                 "HEALER_GITHUB_APP_INSTALLATION_ID"
             )
-        auth = app_auth(app_id, key.get_secret_value(), int(installation))
-        return GitHubForge(
-            repo,
-            auth,
-            base_url=base_url,
-            seconds_between_requests=between_requests,
-            seconds_between_writes=between_writes,
-        )
-    if token is None:
+        auth = app_auth(settings.app_id, key.get_secret_value(), installation)
+    elif settings.token is None:
         raise ForgeAuthError("forge = 'github' needs GITHUB_TOKEN (or HEALER_GITHUB_TOKEN) or GitHub App settings")
+    else:
+        auth = token_auth(settings.token.get_secret_value())
     return GitHubForge(
         repo,
-        token_auth(token.get_secret_value()),
-        base_url=base_url,
-        seconds_between_requests=between_requests,
-        seconds_between_writes=between_writes,
+        auth,
+        base_url=settings.base_url,
+        seconds_between_requests=settings.seconds_between_requests,
+        seconds_between_writes=settings.seconds_between_writes,
     )

@@ -17,7 +17,7 @@ from fixer.forge import Forge, PullRequestDraft
 from fixer.models import RepoSpec, TestRun, Verification
 from fixer.pipeline import Fixer
 from fixer.verify import verification
-from fixer.workspace import branch_for
+from fixer.workspace import BRANCH_PREFIX, branch_for
 
 #: The hidden marker of a revert pull request: not the incident's own marker, so the next fix opens its own PR.
 REVERT_MARKER = "<!-- healer:revert={incident} -->"
@@ -41,7 +41,7 @@ class RevertResult(BaseModel):
 
 
 def revert_branch(incident_id: str) -> str:
-    return branch_for(incident_id).replace("healer/", "healer/revert-", 1)
+    return branch_for(incident_id).replace(BRANCH_PREFIX, f"{BRANCH_PREFIX}revert-", 1)
 
 
 def open_revert(fixer: Fixer, spec: RepoSpec, request: RevertRequest, forge: Forge) -> RevertResult:

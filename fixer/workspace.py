@@ -24,11 +24,14 @@ from fixer.models import RepoSpec
 
 _INCIDENT_ID = re.compile(r"^INC-\d{8}-\d{4,}$")
 
+#: Every branch the bot pushes starts with this; the incident id follows it.
+BRANCH_PREFIX = "healer/"
+
 
 def branch_for(incident_id: str) -> str:
     if not _INCIDENT_ID.match(incident_id):
         raise WorkspaceError(f"refusing incident id {incident_id!r}: expected INC-YYYYMMDD-NNNN")
-    return f"healer/{incident_id}"
+    return f"{BRANCH_PREFIX}{incident_id}"
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ class Workspace:
             cache,
             {
                 "origin": (source, f"+refs/heads/{branch}:refs/remotes/origin/{branch}"),
-                "forge": (forge_url, "+refs/heads/healer/*:refs/remotes/forge/healer/*"),
+                "forge": (forge_url, f"+refs/heads/{BRANCH_PREFIX}*:refs/remotes/forge/{BRANCH_PREFIX}*"),
             },
         )
         # The forge's credentials go only where the forge is: with the source on another HTTP host,

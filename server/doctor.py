@@ -131,7 +131,7 @@ def database(settings: Settings) -> Finding:
     from server.store import Store
 
     try:
-        store = Store.open(settings.resolved_database_url)
+        store = Store.from_settings(settings)
     except HealerError as exc:
         return Finding("database", False, exc.message)
     try:

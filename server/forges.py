@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fixer.forge import Forge
 from fixer.forge_local import LocalForge, ensure_bare_remote
@@ -13,7 +14,10 @@ from server.settings import Settings
 from server.store import Store
 from server.store.prs import StorePullRequests
 
-__all__ = ["forge_for", "local_forge_dir", "repo_spec"]
+if TYPE_CHECKING:  # PyGithub is imported only when a repository is on GitHub
+    from fixer.forge_github import GitHubForge, GitHubForgeSettings
+
+__all__ = ["forge_for", "github_forge_for", "github_forge_settings", "local_forge_dir", "repo_spec"]
 
 
 def repo_spec(repo: RepoConfig, settings: Settings) -> RepoSpec:
@@ -41,11 +45,32 @@ def local_forge_dir(settings: Settings, repo: RepoConfig) -> Path:
     return settings.home / "forge" / f"{repo.name}.git"
 
 
-def forge_for(repo: RepoConfig, settings: Settings, store: Store) -> Forge:
-    if repo.forge == "github":
-        from fixer.forge_github import github_forge
+def github_forge_settings(settings: Settings) -> GitHubForgeSettings:
+    """The GitHub forge's part of the process settings."""
+    from fixer.forge_github import GitHubForgeSettings
 
-        return github_forge(repo.github_repo or "", settings)
+    return GitHubForgeSettings(
+        token=settings.github_token,
+        app_id=settings.github_app_id,
+        app_private_key=settings.github_app_private_key,
+        app_installation_id=settings.github_app_installation_id,
+        base_url=settings.github_url,
+        seconds_between_requests=settings.github_seconds_between_requests,
+        seconds_between_writes=settings.github_seconds_between_writes,
+    )
+
+
+def github_forge_for(repo: RepoConfig, settings: Settings) -> GitHubForge:
+    """The GitHub forge for a repository with ``forge = "github"``."""
+    from fixer.forge_github import github_forge
+
+    return github_forge(repo.github_repo or "", github_forge_settings(settings))
+
+
+def forge_for(repo: RepoConfig, settings: Settings, store: Store) -> Forge:
+    """The forge a fix for ``repo`` pushes to and opens its pull request on."""
+    if repo.forge == "github":
+        return github_forge_for(repo, settings)
     source = str(repo.path) if repo.path is not None else str(repo.url)
     bare = ensure_bare_remote(source, local_forge_dir(settings, repo))
     return LocalForge(repo.name, bare, StorePullRequests(store))

@@ -21,6 +21,8 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from fixer.forge import marked_incident
+from fixer.workspace import BRANCH_PREFIX
 from server.config import HealerConfig
 from server.deployments import DeploymentIn
 from server.errors import HealerError
@@ -118,10 +120,10 @@ class Translator:
         repo = self.repos.get(str((payload.get("repository") or {}).get("full_name")))
         if repo is None:
             return None
-        if head and head.startswith("healer/INC-"):
-            candidate = head.removeprefix("healer/")
-        elif body and "<!-- healer:incident=" in body:
-            candidate = body.split("<!-- healer:incident=", 1)[1].split(" ", 1)[0]
+        if head and head.startswith(f"{BRANCH_PREFIX}INC-"):
+            candidate = head.removeprefix(BRANCH_PREFIX)
+        elif body and (marked := marked_incident(body)) is not None:
+            candidate = marked
         else:
             row = connection.execute(
                 select(incidents.c.pk, incidents.c.created_at).where(

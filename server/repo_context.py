@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from server import gitread
+from fixer import gitread
+from fixer.errors import FixerError
 from server.config import RepoConfig
 from server.errors import HealerError, NotFound, PathOutsideRepo
 from server.models import Incident, StackFrame
@@ -94,7 +95,6 @@ def local_checkout(repo: RepoConfig, cache_root: Path, auth: SourceAuth | None =
                 f"repository {repo.name!r}: {repo.path} is not a git repository; fix `path` in healer.toml"
             )
         return repo.path
-    from fixer.errors import FixerError
     from fixer.models import RepoSpec
     from fixer.workspace import Workspace
 
@@ -190,7 +190,7 @@ def frames_in_repo(
         checkout = local_checkout(repo, cache_root, auth)
         commit = gitread.resolve_commit(checkout, repo.default_branch)
         return map_frames(frames, gitread.tree(checkout, commit))
-    except HealerError:
+    except (HealerError, FixerError):
         return frames
 
 
@@ -222,7 +222,7 @@ def _pull_request_head(repo: RepoConfig, cache_root: Path, incident: Incident | 
         return None
     try:
         return cache, gitread.resolve_commit(cache, f"refs/remotes/forge/{pr.branch}"), pr.branch
-    except HealerError:
+    except FixerError:
         return None
 
 

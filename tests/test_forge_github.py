@@ -475,3 +475,58 @@ def test_the_token_appears_nowhere(emulator: GitHubEmulator, tmp_path: Path, cap
         assert TOKEN.encode() not in path.read_bytes(), path
         assert base64.b64encode(f"x-access-token:{TOKEN}".encode()) not in path.read_bytes(), path
     assert caplog.records and all(TOKEN not in record.getMessage() for record in caplog.records)
+
+
+# -- settings --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "error"),
+    [
+        ({}, "needs GITHUB_TOKEN"),  # no credentials at all
+        ({"HEALER_GITHUB_APP_ID": "4242"}, "HEALER_GITHUB_APP_PRIVATE_KEY"),  # an App id without its key
+        (
+            {"HEALER_GITHUB_APP_ID": "4242", "HEALER_GITHUB_APP_PRIVATE_KEY": "-----BEGIN x-----"},
+            "HEALER_GITHUB_APP_INSTALLATION_ID",  # an App without its installation
+        ),
+    ],
+)
+def test_missing_github_credentials_are_an_auth_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str], error: str
+) -> None:
+    from server.config import RepoConfig
+    from server.forges import github_forge_for
+    from server.settings import Settings
+
+    for name in ("GITHUB_TOKEN", "HEALER_GITHUB_TOKEN", "HEALER_GITHUB_APP_ID"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    repo = RepoConfig(
+        name="payments", url="https://github.com/acme/payments.git", forge="github", github_repo="acme/payments"
+    )
+    with pytest.raises(ForgeAuthError, match=error):
+        github_forge_for(repo, Settings(home=tmp_path))
+
+
+def test_the_forge_is_built_from_the_process_settings(
+    emulator: GitHubEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from server.config import RepoConfig
+    from server.forges import github_forge_for
+    from server.settings import Settings
+
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("HEALER_GITHUB_URL", emulator.enterprise_url)
+    monkeypatch.setenv("HEALER_GITHUB_SECONDS_BETWEEN_REQUESTS", "0.5")
+    monkeypatch.setenv("HEALER_GITHUB_SECONDS_BETWEEN_WRITES", "2")
+    repo = RepoConfig(
+        name="payments", url="https://github.com/acme/payments.git", forge="github", github_repo="acme/payments"
+    )
+    github = github_forge_for(repo, Settings(home=tmp_path))
+    assert (github.repo_name, github.seconds_between_requests, github.seconds_between_writes) == (
+        "acme/payments",
+        0.5,
+        2.0,
+    )
+    assert github.remote_url() == f"{emulator.url}/acme/payments.git"  # the token and the Enterprise URL reached GitHub

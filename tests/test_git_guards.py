@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
+from fixer import gitread
 from fixer.errors import FixerError
 from fixer.forge_local import LocalForge, ensure_bare_remote
 from fixer.gitcmd import safe_ref
@@ -33,6 +35,28 @@ from tests.fixer_repo import fix_request, make_calc_repo
 def test_unsafe_ref_names_are_refused(name: str) -> None:
     with pytest.raises(FixerError, match="refusing the git ref name"):
         safe_ref(name)
+
+
+@pytest.mark.parametrize(
+    ("name", "read"),
+    [
+        ("--output=PWNED", lambda repo, ref: gitread.recent_commits(repo, ref, "app/calc.py")),  # an option to git log
+        (
+            "-L1,1:app/calc.py",
+            lambda repo, ref: gitread.blame(repo, ref, "app/calc.py", 1, 1),
+        ),  # an option to git blame
+        ("--output=PWNED", lambda repo, ref: gitread.resolve_commit(repo, ref)),  # a branch that is an option
+        ("main..HEAD", lambda repo, ref: gitread.recent_commits(repo, ref, "app/calc.py")),  # a range
+        ("main:app/calc.py", lambda repo, ref: gitread.read_blob(repo, ref)),  # a path inside a commit
+        ("main~1", lambda repo, ref: gitread.tree(repo, ref)),  # a relative ref: the one rule refuses "~"
+    ],
+)
+def test_reading_history_refuses_unsafe_refs(tmp_path: Path, name: str, read: Callable[[Path, str], object]) -> None:
+    # The read side (repository context) and the write side (the fixer) share gitcmd.safe_ref.
+    source = make_calc_repo(tmp_path / "calc")
+    with pytest.raises(FixerError, match="refusing the git ref name"):
+        read(source, name)
+    assert not list(tmp_path.rglob("PWNED"))
 
 
 @pytest.mark.parametrize("name", ["main", "release/1.2", "healer/INC-20261122-0001"])

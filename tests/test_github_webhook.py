@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from fixer.forge import marker
+from fixer.workspace import branch_for
 from server import reviews
 from server.commands.serve import build_app
 from server.config import HealerConfig, load_config
@@ -274,6 +276,30 @@ def test_events_from_the_bot_itself_and_for_other_prs_are_ignored(hooks: Hooks) 
     hooks.send("pull_request/closed.payload.json", other)
     assert hooks.store.get(iid).status == Status.pr_open
     assert hooks.outcomes() == ["ignored: sent by the bot itself", "ignored: not a pull request devops-healer opened"]
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "found"),
+    [
+        (branch_for, lambda _iid: None, True),  # the bot's branch names the incident
+        (lambda _iid: "feature/other", marker, True),  # the PR body's hidden marker names it
+        (lambda _iid: "feature/other", lambda _iid: None, False),  # neither: not the bot's pull request
+    ],
+)
+def test_the_bots_pull_request_is_found_by_its_branch_or_marker(
+    hooks: Hooks, head: Callable[[str], str], body: Callable[[str], str | None], found: bool
+) -> None:
+    # The fixer writes the branch and the marker; the webhook reads them with the fixer's own names.
+    iid = "INC-20261122-0042"  # not in the store, so only the branch or the marker can name it
+    closed = payload("pull_request/closed.payload.json")
+    closed["pull_request"]["number"] = closed["number"] = 7
+    closed["pull_request"]["head"]["ref"] = head(iid)
+    closed["pull_request"]["body"] = body(iid)
+    with hooks.store.read() as connection:
+        events, outcome = hooks.translator.events(connection, "pull_request", closed)
+    assert ([(e.kind, e.incident_id, e.number) for e in events], outcome) == (
+        ([("pr_closed", iid, 7)], "ok") if found else ([], "ignored: not a pull request devops-healer opened")
+    )
 
 
 def test_a_failing_check_is_feedback(hooks: Hooks) -> None:

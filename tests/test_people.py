@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,9 +12,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from fixer.models import Change, Edit
 from server.commands.serve import build_app
 from server.config import HealerConfig, load_config, parse_config
 from server.errors import ConfigError
+from server.fix_models import FixSubmission
+from server.fixes import FixService
 from server.intake import normalize
 from server.models import IncidentIn, Status
 from server.people import Verification, load_people, password_hash
@@ -230,6 +234,45 @@ def test_healer_approve_as_a_person_with_their_token(home: Path) -> None:
     approved = next(e for e in store.timeline(incident_id) if e.event == "approved")
     store.close()
     assert (approved.actor, approved.detail["verified_by"]) == ("human:ana", "cli_token")
+
+
+@pytest.mark.parametrize(
+    ("max_attempts", "after", "of"),
+    [
+        ({}, Status.pending, 3),  # the default budget: one failed run sends the incident back to the queue
+        ({"HEALER_MAX_ATTEMPTS": "1"}, Status.dead_letter, 1),  # a budget of one: that run spends it
+    ],
+)
+def test_healer_approve_runs_the_held_fix_within_healer_max_attempts(
+    home: Path, tmp_path: Path, max_attempts: dict[str, str], after: Status, of: int
+) -> None:
+    # Regression: `healer approve` opened the store without HEALER_MAX_ATTEMPTS, so the fix it ran had 3.
+    config = load_config(home / "healer.toml")
+    store = Store.open(f"sqlite:///{home / 'healer.db'}")
+    incident_id = store.ingest(normalize(IncidentIn(service="calc", error="boom", severity="high"), config)).id
+    store.transition(incident_id, Status.pending, actor="system")
+    store.claim(incident_id, agent="cline")
+    change = Change(edits=[Edit(path="app/auth/a.py", create="A = 1\n")])  # auth: held for a person
+    held = FixService(store, config, Settings(home=home)).submit(
+        incident_id, FixSubmission(change=change, summary="set A", explanation="A needs a value"), agent="cline"
+    )
+    store.close()
+    assert held.held_for_approval
+    shutil.rmtree(tmp_path / "calc")  # the approved run fails, as a transient failure: the source is gone
+    env = healer_env(home, HEALER_PERSON_TOKEN=ANA, **max_attempts)
+    subprocess.run(
+        [HEALER, "approve", incident_id, "--as", "ana"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    store = Store.open(f"sqlite:///{home / 'healer.db'}")
+    failed = [e for e in store.timeline(incident_id) if e.event in ("fix_failed", "dead_lettered")][-1]
+    status = store.get(incident_id).status
+    store.close()
+    assert (status, failed.detail["attempt"], failed.detail["of"]) == (after, 1, of)
 
 
 def test_healer_people_add_prints_a_token_whose_lines_configure_the_person(tmp_path: Path) -> None:

@@ -57,12 +57,7 @@ class Runtime:
 
                     hold_secrets(server_secrets(self.settings, self.config, self._environ))
 
-                self._store = Store.open(
-                    self.settings.resolved_database_url,
-                    synchronous=self.settings.sqlite_synchronous,
-                    lease_seconds=self.settings.lease_seconds,
-                    max_attempts=self.settings.max_attempts,
-                )
+                self._store = Store.from_settings(self.settings)
             return self._store
 
     @cached_property
@@ -80,11 +75,11 @@ class Runtime:
         if repo.forge != "github" or repo.url is None:
             return None
         from fixer.errors import FixerError
-        from fixer.forge_github import github_forge
+        from server.forges import github_forge_for
 
         try:
             if repo.name not in self._forges:
-                self._forges[repo.name] = github_forge(repo.github_repo or "", self.settings)
+                self._forges[repo.name] = github_forge_for(repo, self.settings)
             forge = self._forges[repo.name]
             return forge.remote_url(), forge.git_auth_env()
         except FixerError:

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     settings, config = load()
     out = sys.stdout
     try:
-        store = Store.open(settings.resolved_database_url)
+        store = Store.from_settings(settings)
     except HealerError as exc:
         fail(exc.message)
     try:

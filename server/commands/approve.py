@@ -52,7 +52,7 @@ def answer(args: argparse.Namespace, *, approve: bool) -> int:
             "of healer.toml, each with their own token (`healer people add LOGIN` makes one)"
         )
     person = people.person(found.login, Verification.cli_token)
-    store = Store.open(settings.resolved_database_url)
+    store = Store.from_settings(settings)
     try:
         answered = answer_as(store, config, settings, args.incident_id, person, approve=approve, reason=args.reason)
         decided = answered.decision

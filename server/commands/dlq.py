@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from server.store import Store
 
     settings, _config = load()
-    store = Store.open(settings.resolved_database_url)
+    store = Store.from_settings(settings)
     out = sys.stdout
     try:
         if args.action == "list":

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if bool(args.incident_ids) == bool(args.status):
         fail("name the incidents to triage again (INC-...), or pass --status escalated for all of them, not both")
     settings, config = load()
-    store = Store.open(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
+    store = Store.from_settings(settings)
     out = sys.stdout
     try:
         done = retriage.retriage(store, config, args.incident_ids or None, by=args.by or getpass.getuser())

@@ -61,7 +61,7 @@ def _revoke(login: str) -> int:
 
     settings, _config = load()
     try:
-        store = Store.open(settings.resolved_database_url)
+        store = Store.from_settings(settings)
     except HealerError as exc:
         fail(exc.message)
     try:

@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     from server.store import Store
 
     settings, _config = load()
-    store = Store.open(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
+    store = Store.from_settings(settings)
     try:
         sys.stdout.write(require(store, args.incident_id))
     except HealerError as exc:

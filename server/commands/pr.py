@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from server.store.prs import StorePullRequests
 
     settings, config = load()
-    store = Store.open(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
+    store = Store.from_settings(settings)
     out = sys.stdout
     try:
         if args.action == "list":

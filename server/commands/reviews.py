@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     from server.store import Store
 
     settings, config = load()
-    store = Store.open(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
+    store = Store.from_settings(settings)
     try:
         applied, moved = ReviewWorker(store, config, settings).step()
     except HealerError as exc:

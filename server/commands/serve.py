@@ -215,12 +215,7 @@ def run(args: argparse.Namespace) -> int:
         if not finding.ok:
             log.warning("%s: %s (run `healer doctor` for every check)", finding.check, finding.message)
     try:
-        store = Store.open(
-            settings.resolved_database_url,
-            synchronous=settings.sqlite_synchronous,
-            lease_seconds=settings.lease_seconds,
-            max_attempts=settings.max_attempts,
-        )
+        store = Store.from_settings(settings)
     except HealerError as exc:
         fail(exc.message)
     from server.recovery import recover

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from server.store import Store
 
     settings, _config = load()
-    store = Store.open(settings.resolved_database_url, synchronous=settings.sqlite_synchronous)
+    store = Store.from_settings(settings)
     try:
         with store.read() as connection:
             found = for_incident(connection, args.incident_id, limit=args.limit)

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -32,6 +32,9 @@ from server.store.ingest import IngestRequest, ingest_batch, ingest_one
 from server.store.migrate import ensure_schema
 from server.store.rows import public_id, to_incident
 from server.store.writer import GroupCommitter
+
+if TYPE_CHECKING:
+    from server.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,16 @@ class Store:
         if migrate:
             ensure_schema(engine)
         return cls(engine, clock=clock, lease_seconds=lease_seconds, max_attempts=max_attempts)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        """The store the settings name, with their durability, lease and attempt budget."""
+        return cls.open(
+            settings.resolved_database_url,
+            synchronous=settings.sqlite_synchronous,
+            lease_seconds=settings.lease_seconds,
+            max_attempts=settings.max_attempts,
+        )
 
     def close(self) -> None:
         if self._committer is not None:

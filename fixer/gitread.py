@@ -1,87 +1,45 @@
-"""Read-only git: files, history and blame at a commit, through the git command line.
+"""Read-only git: files, history and blame at a commit, through the fixer's one git runner.
 
 Reading from commits (not a working tree) means what an agent sees is exactly what a fix will
 be applied to, and the user's checkout is never touched. Every argument that reaches git is
-guarded: refs never start with "-", and "--" separates pathspecs from options.
+guarded: refs pass ``gitcmd.safe_ref`` (never an option, never a range or refspec), and "--"
+separates pathspecs from options. Failures are ``WorkspaceError``, like every git failure.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from server.errors import HealerError
+from fixer import gitcmd
+from fixer.errors import WorkspaceError
+
+_TIMEOUT = 30  # reads answer an agent or a page: a slow repository fails fast instead of holding it
 
 
-class GitReadError(HealerError):
-    status_code = 502
-
-
-_TIMEOUT = 30
-_PASSED_ON = ("PATH", "HOME", "TMPDIR", "SYSTEMROOT")
-
-
-def git_env() -> dict[str, str]:
-    """A small environment for git: no GIT_DIR or GIT_* overrides leaking in, never a prompt."""
-    env = {key: value for key, value in os.environ.items() if key in _PASSED_ON}
-    env.update({"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_CONFIG_NOSYSTEM": "1"})
-    return env
-
-
-def git(repo: Path, *args: str, input_bytes: bytes | None = None) -> bytes:
+def git(repo: Path, *args: str) -> bytes:
     """Run one read-only git command in ``repo`` and return its stdout."""
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(repo), *args],
-            input=input_bytes,
-            capture_output=True,
-            timeout=_TIMEOUT,
-            check=False,
-            env=git_env(),
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise GitReadError(f"git {args[0]} failed in {repo}: {exc}") from exc
-    if done.returncode != 0:
-        message = done.stderr.decode(errors="replace").strip().splitlines()
-        raise GitReadError(
-            f"git {args[0]} failed in {repo}: {message[-1] if message else 'exit ' + str(done.returncode)}"
-        )
-    return done.stdout
-
-
-def safe_ref(ref: str) -> str:
-    # A ref starting with "-" would be parsed by git as an option (e.g. --output=...).
-    if not ref or ref.startswith("-") or any(c in ref for c in "\0\n ") or ".." in ref:
-        raise GitReadError(f"refusing the ref {ref!r}: refs must not start with '-' or contain spaces or '..'")
-    return ref
+    return gitcmd.run(repo, *args, timeout=_TIMEOUT).stdout
 
 
 def resolve_commit(repo: Path, branch: str) -> str:
     """The commit a branch points at, trying the local branch first, then the remote-tracking one."""
-    safe_ref(branch)
+    gitcmd.safe_ref(branch)
     for ref in (f"refs/heads/{branch}", f"refs/remotes/origin/{branch}", branch):
-        done = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(repo),
-                "rev-parse",
-                "--verify",
-                "--quiet",
-                "--end-of-options",
-                f"{ref}^{{commit}}",
-            ],
-            capture_output=True,
-            check=False,
+        done = gitcmd.run(
+            repo,
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            f"{ref}^{{commit}}",
             timeout=_TIMEOUT,
-            env=git_env(),
+            check=False,
         )
         if done.returncode == 0:
             return done.stdout.decode().strip()
-    raise GitReadError(
+    raise WorkspaceError(
         f"branch {branch!r} was not found in {repo}; check default_branch for this repository in healer.toml"
     )
 
@@ -101,7 +59,7 @@ class Tree:
 
 @lru_cache(maxsize=32)
 def _tree(repo: str, commit: str) -> Tree:
-    out = git(Path(repo), "ls-tree", "-r", "-z", "--full-tree", commit)
+    out = git(Path(repo), "ls-tree", "-r", "-z", "--full-tree", gitcmd.safe_ref(commit))
     modes: dict[str, str] = {}
     blobs: dict[str, str] = {}
     for entry in out.split(b"\0"):
@@ -122,7 +80,7 @@ def tree(repo: Path, commit: str) -> Tree:
 
 
 def read_blob(repo: Path, sha: str) -> bytes:
-    return git(repo, "cat-file", "blob", sha)
+    return git(repo, "cat-file", "blob", gitcmd.safe_ref(sha))
 
 
 @dataclass(frozen=True)
@@ -134,7 +92,7 @@ class CommitInfo:
 
 
 def recent_commits(repo: Path, commit: str, path: str, limit: int = 5) -> list[CommitInfo]:
-    out = git(repo, "log", f"-n{limit}", "--format=%H%x1f%an%x1f%aI%x1f%s", safe_ref(commit), "--", path)
+    out = git(repo, "log", f"-n{limit}", "--format=%H%x1f%an%x1f%aI%x1f%s", gitcmd.safe_ref(commit), "--", path)
     commits = []
     for line in out.decode(errors="replace").splitlines():
         sha, author, date, subject = [*line.split("\x1f"), "", "", ""][:4]
@@ -151,7 +109,7 @@ class BlameLine:
 
 
 def blame(repo: Path, commit: str, path: str, start: int, end: int) -> list[BlameLine]:
-    out = git(repo, "blame", "--porcelain", f"-L{start},{end}", safe_ref(commit), "--", path)
+    out = git(repo, "blame", "--porcelain", f"-L{start},{end}", gitcmd.safe_ref(commit), "--", path)
     lines: list[BlameLine] = []
     info: dict[str, dict[str, str]] = {}
     current_sha = ""
