@@ -76,6 +76,8 @@ def transition(
             incident_id, current.value, to.value, [s.value for s in lifecycle.allowed_from(current)]
         )
     reason = lifecycle.check(incident_id, current, to)
+    if updates and "review_state" in updates:
+        lifecycle.check_review(incident_id, current_row.review_state, updates["review_state"])
     values: dict[str, Any] = {
         "status": to.value,
         "updated_at": now,
@@ -88,6 +90,8 @@ def transition(
         values["claim_expires_at"] = None
     if updates:
         values.update(updates)
+        if values.get("review_state") is not None:
+            values["review_state"] = lifecycle.ReviewState(values["review_state"]).value
     result = connection.execute(
         update(incidents).where(incidents.c.pk == current_row.pk, incidents.c.status == current.value).values(**values)
     )
