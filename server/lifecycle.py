@@ -208,3 +208,16 @@ def check_review(incident_id: str, current: str | None, wanted: str | None) -> s
             incident_id, _review_name(frm), _review_name(to), [_review_name(s) for s in allowed_review_from(frm)]
         )
     return reason
+
+
+def requeued(review: str | None) -> Status:
+    """Where an incident waits when its lease is given back or an attempt failed with attempts left:
+    a follow-up round on a PR whose reviewers asked for changes stays a follow-up round."""
+    return S.changes_requested if review == ReviewState.changes_requested else S.pending
+
+
+def after_failed_attempt(review: str | None, *, attempt: int, max_attempts: int, permanent: bool) -> Status:
+    """Where a failed attempt sends an incident: the dead-letter queue once retrying cannot help, else the queue."""
+    if permanent or attempt >= max_attempts:
+        return S.dead_letter
+    return requeued(review)

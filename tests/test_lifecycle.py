@@ -105,3 +105,30 @@ def test_review_state_keeps_its_stored_strings() -> None:
         "regressed",
     ]
     assert R("checks_failed") == "checks_failed"
+
+
+@pytest.mark.parametrize(
+    ("review", "attempt", "permanent", "to"),
+    [
+        (None, 1, False, Status.pending),  # attempts left: back to the queue
+        (R.changes_requested, 1, False, Status.changes_requested),  # a follow-up round stays one
+        (R.checks_failed, 1, False, Status.pending),
+        (None, 3, False, Status.dead_letter),  # the budget (3) is spent
+        (R.changes_requested, 3, False, Status.dead_letter),
+        (None, 1, True, Status.dead_letter),  # retrying a permanent failure cannot help
+    ],
+)
+def test_where_a_failed_attempt_goes(review: str | None, attempt: int, permanent: bool, to: Status) -> None:
+    assert lifecycle.after_failed_attempt(review, attempt=attempt, max_attempts=3, permanent=permanent) == to
+
+
+@pytest.mark.parametrize(
+    ("review", "to"),
+    [
+        (None, Status.pending),
+        ("changes_requested", Status.changes_requested),  # as stored: a plain string
+        (R.approved, Status.pending),
+    ],
+)
+def test_where_a_released_incident_waits(review: str | None, to: Status) -> None:
+    assert lifecycle.requeued(review) == to

@@ -191,11 +191,10 @@ def release(
             updates={"attempts": current.attempts + 1},
             row=current,
         )
-    back = Status.changes_requested if current.review_state == "changes_requested" else Status.pending
     return transition(
         connection,
         incident_id,
-        back,
+        lifecycle.requeued(current.review_state),
         now=now,
         actor=actor,
         event="released",
