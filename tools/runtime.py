@@ -49,6 +49,7 @@ class Runtime:
     def store(self) -> Store:
         with self._lock:
             if self._store is None:
+                from server.hooks import STANDARD
                 from server.store import Store
 
                 if self._environ is not None:
@@ -62,6 +63,7 @@ class Runtime:
                     synchronous=self.settings.sqlite_synchronous,
                     lease_seconds=self.settings.lease_seconds,
                     max_attempts=self.settings.max_attempts,
+                    hooks=STANDARD,
                 )
             return self._store
 

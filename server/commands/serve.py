@@ -173,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server import logs
+    from server.hooks import STANDARD
     from server.store import Store
 
     settings, config = load(hold=False)  # build_app holds the secrets it loads
@@ -220,6 +221,7 @@ def run(args: argparse.Namespace) -> int:
             synchronous=settings.sqlite_synchronous,
             lease_seconds=settings.lease_seconds,
             max_attempts=settings.max_attempts,
+            hooks=STANDARD,
         )
     except HealerError as exc:
         fail(exc.message)

@@ -28,6 +28,7 @@ from server.models import (
 )
 from server.store import queries, writes
 from server.store.engine import WRITE, create_store_engine, is_sqlite
+from server.store.hooks import StoreHooks, attach
 from server.store.ingest import IngestRequest, ingest_batch, ingest_one
 from server.store.migrate import ensure_schema
 from server.store.rows import public_id, to_incident
@@ -46,8 +47,11 @@ class Store:
         clock: Clock | None = None,
         lease_seconds: int = 900,
         max_attempts: int = 3,
+        hooks: StoreHooks | None = None,
     ) -> None:
         self.engine = engine
+        if hooks is not None:  # else the standard hooks (server.store.hooks)
+            attach(engine, hooks)
         self.clock: Clock = clock or SystemClock()
         self.lease = timedelta(seconds=lease_seconds)
         self.max_attempts = max_attempts
@@ -69,11 +73,12 @@ class Store:
         lease_seconds: int = 900,
         max_attempts: int = 3,
         migrate: bool = True,
+        hooks: StoreHooks | None = None,
     ) -> Store:
         engine = create_store_engine(url, synchronous=synchronous)
         if migrate:
             ensure_schema(engine)
-        return cls(engine, clock=clock, lease_seconds=lease_seconds, max_attempts=max_attempts)
+        return cls(engine, clock=clock, lease_seconds=lease_seconds, max_attempts=max_attempts, hooks=hooks)
 
     def close(self) -> None:
         if self._committer is not None:
