@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Connection, insert, select
 
+from server import lifecycle
 from server.errors import NotDeadLettered
 from server.models import Incident, Status
 from server.redact import redact
@@ -72,7 +73,10 @@ def record_failed_attempt(
         )
     )
     detail: dict[str, Any] = {"attempt": number, "of": max_attempts, "error": error[:2000], "permanent": permanent}
-    if permanent or number >= max_attempts:
+    to = lifecycle.after_failed_attempt(
+        current.review_state, attempt=number, max_attempts=max_attempts, permanent=permanent
+    )
+    if to == Status.dead_letter:
         detail["why"] = (
             "a permanent failure: retrying the same thing would fail the same way"
             if permanent
@@ -91,11 +95,10 @@ def record_failed_attempt(
         )
     wait = timedelta(seconds=backoff(number, BACKOFF_BASE_SECONDS, BACKOFF_CAP_SECONDS, rng))
     detail["retry_after"] = (now + wait).isoformat()
-    back = Status.changes_requested if current.review_state == "changes_requested" else Status.pending
     return writes.transition(
         connection,
         incident_id,
-        back,
+        to,
         now=now,
         actor=f"agent:{agent}",
         event="fix_failed",

@@ -17,7 +17,8 @@ the reader is often a coding agent.
     │   └── IdempotencyConflict
     ├── Conflict                      the request is fine but the incident's state forbids it
     │   ├── InvalidTransition
-    │   │   └── NotDeadLettered       a retry of an incident that is not in the dead-letter queue
+    │   │   ├── NotDeadLettered       a retry of an incident that is not in the dead-letter queue
+    │   │   └── InvalidReviewMove     a pull request's review state asked to move where it cannot
     │   ├── ClaimConflict
     │   └── ApprovalStale             what was to be approved moved; a new request is open
     ├── Forbidden                     this person may not do that (approve their own fix, say)
@@ -136,6 +137,21 @@ class InvalidTransition(Conflict):
         moves = ", ".join(sorted(allowed)) or "none (it is closed)"
         super().__init__(
             f"incident {incident_id} is {current}; it cannot move to {wanted}. From {current} it may move to: {moves}."
+        )
+        self.incident_id = incident_id
+        self.current = current
+        self.wanted = wanted
+
+
+class InvalidReviewMove(InvalidTransition):
+    """A review-state move the lifecycle's review table does not allow, said in the review's terms."""
+
+    def __init__(self, incident_id: str, current: str, wanted: str, allowed: Iterable[str]) -> None:
+        moves = ", ".join(sorted(allowed)) or "none (the review is over)"
+        Conflict.__init__(
+            self,
+            f"the review of incident {incident_id} is {current}; it cannot become {wanted}. "
+            f"From {current} it may become: {moves}.",
         )
         self.incident_id = incident_id
         self.current = current

@@ -1,14 +1,17 @@
-"""The incident state machine: the one table of allowed moves.
+"""The incident state machine: the one table of allowed moves, and its pull request's review state.
 
 Every other module asks the store to move an incident (``Store.transition``), which checks
 this table and writes a timeline event in the same transaction; nothing else writes
 ``status``. The table follows DESIGN.md's lifecycle, plus ``resolved`` for a person closing
-an incident by hand.
+an incident by hand. A move that also sets ``review_state`` is checked against
+``REVIEW_TRANSITIONS`` in the same call.
 """
 
 from __future__ import annotations
 
-from server.errors import InvalidTransition
+from enum import StrEnum
+
+from server.errors import InvalidReviewMove, InvalidTransition
 from server.models import CLOSED_STATUSES, Status
 
 S = Status
@@ -134,3 +137,87 @@ def is_open(state: Status) -> bool:
 
 #: What agents may claim: new work, and PRs whose reviewers asked for changes.
 CLAIMABLE: frozenset[Status] = frozenset({S.pending, S.changes_requested})
+
+
+class ReviewState(StrEnum):
+    """What the incident's pull request last heard from its review (``None``: nothing yet, or a new PR)."""
+
+    commented = "commented"
+    changes_requested = "changes_requested"
+    checks_failed = "checks_failed"
+    approved = "approved"
+    cleared = "cleared"
+    closed = "closed"
+    merged = "merged"
+    verified = "verified"
+    regressed = "regressed"
+
+
+R = ReviewState
+
+#: Review states of a pull request that may still be reviewed, merged or replaced. ``closed`` and
+#: ``regressed`` are among them: a closed PR can be reopened, and a retry can report a PR of its own.
+_UNDER_REVIEW: frozenset[ReviewState | None] = frozenset(
+    {None, R.commented, R.changes_requested, R.checks_failed, R.approved, R.cleared, R.closed, R.regressed}
+)
+
+#: (from, to) -> when it happens, for the pull request's review state; ``None`` is "no review yet".
+REVIEW_TRANSITIONS: dict[tuple[ReviewState | None, ReviewState | None], str] = {
+    (R.merged, R.verified): "quiet window passed or the monitor resolved",
+    (R.merged, R.regressed): "fired again inside the quiet window; reopened",
+    (R.merged, None): "a new pull request for the reopened incident",
+}
+for _review in _UNDER_REVIEW:
+    for _to, _why in (
+        (None, "a new or updated pull request; its review starts over"),
+        (R.commented, "a reviewer commented"),
+        (R.changes_requested, "a reviewer asked for changes"),
+        (R.checks_failed, "a check failed on the pull request's head"),
+        (R.approved, "a reviewer approved"),
+        (R.cleared, "every review thread asking for changes was resolved"),
+        (R.closed, "PR closed unmerged"),
+        (R.merged, "PR merged"),
+        # Verification needs no review: an incident can be marked merged by hand.
+        (R.verified, "quiet window passed or the monitor resolved"),
+        (R.regressed, "fired again inside the quiet window; reopened"),
+    ):
+        REVIEW_TRANSITIONS.setdefault((_review, _to), _why)
+
+
+def _review_name(state: ReviewState | None) -> str:
+    return state.value if state is not None else "none"
+
+
+def to_review_state(value: str | None) -> ReviewState | None:
+    """The stored review state as the enum (``None`` stays ``None``)."""
+    return ReviewState(value) if value is not None else None
+
+
+def allowed_review_from(state: ReviewState | None) -> list[ReviewState | None]:
+    """Where a pull request's review state may go next."""
+    moves = {to for (frm, to) in REVIEW_TRANSITIONS if frm == state}
+    return sorted(moves, key=_review_name)
+
+
+def check_review(incident_id: str, current: str | None, wanted: str | None) -> str:
+    """The reason for a legal review-state move, or InvalidReviewMove naming the state and the legal moves."""
+    frm, to = to_review_state(current), to_review_state(wanted)
+    reason = REVIEW_TRANSITIONS.get((frm, to))
+    if reason is None:
+        raise InvalidReviewMove(
+            incident_id, _review_name(frm), _review_name(to), [_review_name(s) for s in allowed_review_from(frm)]
+        )
+    return reason
+
+
+def requeued(review: str | None) -> Status:
+    """Where an incident waits when its lease is given back or an attempt failed with attempts left:
+    a follow-up round on a PR whose reviewers asked for changes stays a follow-up round."""
+    return S.changes_requested if review == ReviewState.changes_requested else S.pending
+
+
+def after_failed_attempt(review: str | None, *, attempt: int, max_attempts: int, permanent: bool) -> Status:
+    """Where a failed attempt sends an incident: the dead-letter queue once retrying cannot help, else the queue."""
+    if permanent or attempt >= max_attempts:
+        return S.dead_letter
+    return requeued(review)

@@ -14,6 +14,7 @@ from server.config import HealerConfig
 from server.errors import HealerError, InvalidInput, NotFound
 from server.forges import local_forge_dir
 from server.github_webhook import COMMANDS
+from server.lifecycle import ReviewState
 from server.reviews import Kind, ReviewEvent
 from server.settings import Settings
 from server.store import Store
@@ -149,7 +150,7 @@ def merge_blockers(store: Store, pr: LocalPullRequest) -> list[str]:
     if latest is not None and latest.detail.get("verification") in RED:
         why.append(f"its tests are red ({latest.detail.get('tests') or latest.detail['verification']})")
     ref = store.get(pr.incident_id).pull_request
-    if ref is not None and ref.review_state == "checks_failed":
+    if ref is not None and ref.review_state == ReviewState.checks_failed:
         why.append("a check failed on it")
     return why
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, insert, select, update
 
 from fixer.errors import FixerError
+from server.lifecycle import ReviewState
 from server.models import Status
 from server.redact import redact
 from server.review_models import Finding, FixFeedback, Verdict
@@ -181,7 +182,7 @@ def _apply(connection: Connection, row: AnyRow, status: Status, event: ReviewEve
             now,
             "pr_merged",
             {"head": event.head_sha, "merge_commit": event.commit_sha},
-            {"merged_at": now, "review_state": "merged", "merge_commit": event.commit_sha},
+            {"merged_at": now, "review_state": ReviewState.merged, "merge_commit": event.commit_sha},
         )
         return "merged"
     if kind == "pr_closed":
@@ -195,7 +196,7 @@ def _apply(connection: Connection, row: AnyRow, status: Status, event: ReviewEve
             now,
             "pr_closed",
             {"why": "closed without merging; no new PR until the fault shows up again"},
-            {"pr_closed_at": now, "review_state": "closed"},
+            {"pr_closed_at": now, "review_state": ReviewState.closed},
         )
         return "fix_rejected"
     if kind == "pr_reopened":
@@ -298,7 +299,7 @@ def _verdict(connection: Connection, row: AnyRow, status: Status, event: ReviewE
             now,
             "changes_requested",
             detail,
-            {"review_state": "changes_requested"},
+            {"review_state": ReviewState.changes_requested},
         )
         return "changes_requested" if actionable is None else f"changes_requested ({actionable} actionable comments)"
     if state == "approved" and status in {Status.pr_open, Status.in_review, Status.changes_requested}:
@@ -310,7 +311,7 @@ def _verdict(connection: Connection, row: AnyRow, status: Status, event: ReviewE
             now,
             "approved_by_reviewer",
             {"reviewer": event.actor},
-            {"review_state": "approved"},
+            {"review_state": ReviewState.approved},
         )
         return "approved"
     if state == "commented" and status == Status.pr_open:
@@ -322,7 +323,7 @@ def _verdict(connection: Connection, row: AnyRow, status: Status, event: ReviewE
             now,
             "reviewed",
             {"reviewer": event.actor},
-            {"review_state": "commented"},
+            {"review_state": ReviewState.commented},
         )
         return "in_review"
     _note(connection, row, event, now, "review", {"state": state})
@@ -338,7 +339,9 @@ def _maybe_cleared(connection: Connection, row: AnyRow, status: Status, event: R
         )
     ).first()
     if open_items is None and status == Status.changes_requested:
-        _move(connection, row, Status.in_review, event, now, "feedback_cleared", {}, {"review_state": "cleared"})
+        _move(
+            connection, row, Status.in_review, event, now, "feedback_cleared", {}, {"review_state": ReviewState.cleared}
+        )
         return "feedback cleared"
     return "thread updated"
 
@@ -365,7 +368,7 @@ def _check(connection: Connection, row: AnyRow, status: Status, event: ReviewEve
             now,
             "check_failed",
             {"check": event.name, "conclusion": conclusion},
-            {"review_state": "checks_failed"},
+            {"review_state": ReviewState.checks_failed},
         )
         return "changes_requested (failing check)"
     return "check failure recorded"

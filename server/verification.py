@@ -32,6 +32,7 @@ from sqlalchemy import and_, or_, select
 from fixer.errors import FixerError
 from server.config import HealerConfig
 from server.errors import ConfigError
+from server.lifecycle import ReviewState
 from server.models import Status
 from server.redact import redact
 from server.reviews import ForgeActions
@@ -240,7 +241,7 @@ def _apply(
                 updates={
                     "merged_at": None,
                     "deployed_at": None,
-                    "review_state": "regressed",
+                    "review_state": ReviewState.regressed,
                     "attempts": 0,
                     "not_before": None,
                 },
@@ -268,7 +269,7 @@ def _apply(
             actor="healer:verification",
             event="verified",
             detail=detail,
-            updates={"review_state": "verified"},
+            updates={"review_state": ReviewState.verified},
             row=row,
         )
         return Moved(incident_id=incident_id, to=Status.verified, why=str(detail["why"]))

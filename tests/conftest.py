@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from server.store import Store
+from server.store.hooks import StoreHooks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
@@ -307,3 +308,24 @@ class MemoryPullRequests:
 
     def comments(self, number):  # type: ignore[no-untyped-def]
         return list(self.notes.get(number, []))
+
+
+class RecordingHooks:
+    """Store hooks that note each call and answer a failed attempt by putting the incident back in the queue."""
+
+    def __init__(self) -> None:
+        self.moves: list[tuple[str, str]] = []
+        self.failed: list[str] = []
+
+    def on_transition(self, connection, row, frm, to, *, now, detail):  # type: ignore[no-untyped-def]
+        self.moves.append((frm.value, to.value))
+
+    def on_failed_attempt(self, connection, incident_id, *, agent, error, permanent, now, max_attempts, rng, row=None):  # type: ignore[no-untyped-def]
+        from server.models import Status
+        from server.store import writes
+
+        self.failed.append(error)
+        return writes.transition(connection, incident_id, Status.pending, now=now, actor=f"agent:{agent}", row=row)
+
+    def hooks(self) -> StoreHooks:
+        return StoreHooks(on_transition=self.on_transition, on_failed_attempt=self.on_failed_attempt)

@@ -49,6 +49,7 @@ class Runtime:
     def store(self) -> Store:
         with self._lock:
             if self._store is None:
+                from server.hooks import STANDARD
                 from server.store import Store
 
                 if self._environ is not None:
@@ -57,7 +58,7 @@ class Runtime:
 
                     hold_secrets(server_secrets(self.settings, self.config, self._environ))
 
-                self._store = Store.from_settings(self.settings)
+                self._store = Store.from_settings(self.settings, hooks=STANDARD)
             return self._store
 
     @cached_property

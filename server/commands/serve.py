@@ -173,6 +173,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server import logs
+    from server.hooks import STANDARD
     from server.store import Store
 
     settings, config = load(hold=False)  # build_app holds the secrets it loads
@@ -215,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
         if not finding.ok:
             log.warning("%s: %s (run `healer doctor` for every check)", finding.check, finding.message)
     try:
-        store = Store.from_settings(settings)
+        store = Store.from_settings(settings, hooks=STANDARD)
     except HealerError as exc:
         fail(exc.message)
     from server.recovery import recover

@@ -28,6 +28,7 @@ from server.models import (
 )
 from server.store import queries, writes
 from server.store.engine import WRITE, create_store_engine, is_sqlite
+from server.store.hooks import StoreHooks, attach
 from server.store.ingest import IngestRequest, ingest_batch, ingest_one
 from server.store.migrate import ensure_schema
 from server.store.rows import public_id, to_incident
@@ -49,8 +50,11 @@ class Store:
         clock: Clock | None = None,
         lease_seconds: int = 900,
         max_attempts: int = 3,
+        hooks: StoreHooks | None = None,
     ) -> None:
         self.engine = engine
+        if hooks is not None:  # else the standard hooks (server.store.hooks)
+            attach(engine, hooks)
         self.clock: Clock = clock or SystemClock()
         self.lease = timedelta(seconds=lease_seconds)
         self.max_attempts = max_attempts
@@ -72,20 +76,22 @@ class Store:
         lease_seconds: int = 900,
         max_attempts: int = 3,
         migrate: bool = True,
+        hooks: StoreHooks | None = None,
     ) -> Store:
         engine = create_store_engine(url, synchronous=synchronous)
         if migrate:
             ensure_schema(engine)
-        return cls(engine, clock=clock, lease_seconds=lease_seconds, max_attempts=max_attempts)
+        return cls(engine, clock=clock, lease_seconds=lease_seconds, max_attempts=max_attempts, hooks=hooks)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Store:
+    def from_settings(cls, settings: Settings, *, hooks: StoreHooks | None = None) -> Store:
         """The store the settings name, with their durability, lease and attempt budget."""
         return cls.open(
             settings.resolved_database_url,
             synchronous=settings.sqlite_synchronous,
             lease_seconds=settings.lease_seconds,
             max_attempts=settings.max_attempts,
+            hooks=hooks,
         )
 
     def close(self) -> None:

@@ -1,7 +1,9 @@
 """Changing incidents: state transitions, leases, agents' reports and timeline events.
 
 Each function takes an open Connection inside a transaction, so callers compose several
-writes (a transition and its notification, say) into one commit.
+writes (a transition and its notification, say) into one commit. What a move announces and how
+a failed attempt counts belong to the layers above; they come in as the connection's hooks
+(``server.store.hooks``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from server import lifecycle
 from server.errors import ClaimConflict, Conflict, InvalidTransition
 from server.models import CLOSED_STATUSES, Severity, Status
 from server.redact import redact_value
+from server.store.hooks import hooks_for
 from server.store.queries import incident_row
 from server.store.rows import AnyRow
 from server.store.schema import incidents, timeline
@@ -76,6 +79,8 @@ def transition(
             incident_id, current.value, to.value, [s.value for s in lifecycle.allowed_from(current)]
         )
     reason = lifecycle.check(incident_id, current, to)
+    if updates and "review_state" in updates:
+        lifecycle.check_review(incident_id, current_row.review_state, updates["review_state"])
     values: dict[str, Any] = {
         "status": to.value,
         "updated_at": now,
@@ -88,6 +93,8 @@ def transition(
         values["claim_expires_at"] = None
     if updates:
         values.update(updates)
+        if values.get("review_state") is not None:
+            values["review_state"] = lifecycle.ReviewState(values["review_state"]).value
     result = connection.execute(
         update(incidents).where(incidents.c.pk == current_row.pk, incidents.c.status == current.value).values(**values)
     )
@@ -104,9 +111,7 @@ def transition(
     )
     moved = connection.execute(select(incidents).where(incidents.c.pk == current_row.pk)).one()
     # The announcement commits with the move, or neither happens (the transactional outbox).
-    from server.notify.outbox import enqueue_for_transition
-
-    enqueue_for_transition(connection, moved, current, to, now=now, detail=detail or {})
+    hooks_for(connection).on_transition(connection, moved, current, to, now=now, detail=detail or {})
     return moved
 
 
@@ -187,11 +192,10 @@ def release(
             updates={"attempts": current.attempts + 1},
             row=current,
         )
-    back = Status.changes_requested if current.review_state == "changes_requested" else Status.pending
     return transition(
         connection,
         incident_id,
-        back,
+        lifecycle.requeued(current.review_state),
         now=now,
         actor=actor,
         event="released",
@@ -260,9 +264,8 @@ def report_fix(
             detail=detail,
             row=row,
         )
-    from server.attempts import record_failed_attempt  # the retry policy lives with the attempts
-
-    return record_failed_attempt(
+    # The retry policy lives with the attempts, above the store.
+    return hooks_for(connection).on_failed_attempt(
         connection,
         incident_id,
         agent=agent,
