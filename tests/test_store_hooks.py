@@ -18,7 +18,15 @@ from tests.conftest import FakeClock, RecordingHooks
 
 ROOT = Path(__file__).resolve().parent.parent
 #: What the store may build on: the models, the errors, the lifecycle table and a few leaves.
-BELOW_THE_STORE = {"server", "server.clock", "server.errors", "server.lifecycle", "server.models", "server.redact"}
+BELOW_THE_STORE = {
+    "server",
+    "server.clock",
+    "server.errors",
+    "server.lifecycle",
+    "server.models",
+    "server.redact",
+    "server.settings",
+}
 
 
 def test_importing_the_store_loads_nothing_above_it() -> None:
