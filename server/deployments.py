@@ -27,7 +27,7 @@ from server.credentials import Secret, resolve_env_fields
 from server.errors import ConfigError, HealerError
 from server.models import Status
 from server.settings import Settings
-from server.sources.auth import HttpAuthConfig, any_signature_matches, http_auth_passes
+from server.sources.auth import HttpAuthConfig, http_auth_passes, sha256_signature_matches
 from server.store import Store, writes
 from server.store.rows import public_id
 from server.store.schema import incidents
@@ -127,12 +127,10 @@ def authenticate(config: DeploymentsConfig | None, headers: Mapping[str, str], b
     lowered = {key.lower(): value for key, value in headers.items()}
     if http_auth_passes(lowered, config):
         return
-    if config.signing_secret is not None:
-        given = lowered.get(config.signature_header.lower(), "").strip()
-        if given.startswith("sha256=") and any_signature_matches(
-            [config.signing_secret], body, [given.removeprefix("sha256=")]
-        ):
-            return
+    if config.signing_secret is not None and sha256_signature_matches(
+        config.signing_secret, body, lowered.get(config.signature_header.lower())
+    ):
+        return
     raise DeploymentUnauthorized(
         f"POST /deployments refused the request: it carries none of {' or '.join(config.http_checks())}; "
         "nothing was recorded"
