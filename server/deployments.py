@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 from fixer.errors import FixerError
 from server.config import HealerConfig, RepoConfig
 from server.credentials import Secret, resolve_env_fields
-from server.errors import ConfigError, HealerError
+from server.errors import ConfigError, DeploymentsNotConfigured, DeploymentUnauthorized
 from server.models import Status
 from server.settings import Settings
 from server.sources.auth import HttpAuthConfig, http_auth_passes, sha256_signature_matches
@@ -79,20 +79,6 @@ class DeploymentsConfig(HttpAuthConfig):
     def secrets(self) -> list[SecretStr]:
         values = (self.bearer_token, self.basic_password, self.header_secret, self.signing_secret)
         return [value for value in values if value is not None]
-
-
-class DeploymentsNotConfigured(HealerError):
-    status_code = 503
-
-    def __init__(self) -> None:
-        super().__init__(
-            "POST /deployments is not configured: add a [deployments] table to healer.toml with bearer_token, "
-            "header_secret, basic_username/basic_password or signing_secret (the endpoint is never open without one)"
-        )
-
-
-class DeploymentUnauthorized(HealerError):
-    status_code = 401
 
 
 def load_deployments(config: HealerConfig, environ: Mapping[str, str]) -> DeploymentsConfig | None:

@@ -24,7 +24,7 @@ from fixer.workspace import Workspace
 from server import similar
 from server.attempts import record_failed_attempt
 from server.config import HealerConfig, RepoConfig
-from server.errors import ClaimConflict, InvalidInput
+from server.errors import ClaimConflict, InvalidInput, TooManyRefusals
 from server.fix_models import FixOutcome, FixSubmission
 from server.forges import forge_for, repo_spec
 from server.logs import bind_incident
@@ -41,16 +41,6 @@ log = logging.getLogger(__name__)
 #: Changes refused before they ran (policy, a patch that does not apply) that one incident takes in a
 #: row before it goes to the dead-letter queue: a refusal is the agent's to fix, but not for ever.
 MAX_REFUSALS = 10
-
-
-class TooManyRefusals(FixerError):
-    permanent = True
-
-    def __init__(self, limit: int, last: FixerError) -> None:
-        super().__init__(
-            f"{limit} changes in a row were refused before they ran (the last: {last.message[:500]}); the incident "
-            "is in the dead-letter queue for a person to look at"
-        )
 
 
 Progress = Callable[[str, float], None]
@@ -350,7 +340,7 @@ class FixService:
                 return
         elif self._refusals_in_a_row(incident_id) + 1 >= MAX_REFUSALS:
             # An agent that keeps sending changes the policy refuses would hold the lease for ever.
-            too_many = TooManyRefusals(MAX_REFUSALS, exc)
+            too_many = TooManyRefusals(MAX_REFUSALS, exc.message)
             self._failed(incident_id, agent, too_many)
             raise too_many from exc
         now = self.store.clock.now()
@@ -398,8 +388,8 @@ class FixService:
 
     def _failed(self, incident_id: str, agent: str, exc: BaseException) -> None:
         """A run that failed after it started: one attempt counted, back after a backoff or dead-lettered."""
-        message = exc.message if isinstance(exc, FixerError) else f"{type(exc).__name__}: {exc}"
-        permanent = isinstance(exc, FixerError) and exc.permanent
+        message = exc.message if isinstance(exc, FixerError | TooManyRefusals) else f"{type(exc).__name__}: {exc}"
+        permanent = isinstance(exc, TooManyRefusals) or (isinstance(exc, FixerError) and exc.permanent)
         log.warning("fix for %s failed: %s", incident_id, message)
         with self.store.write() as connection:
             record_failed_attempt(

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from server.config import HealerConfig
 from server.deployments import DeploymentIn
-from server.errors import HealerError
+from server.errors import HealerError, WebhookNotConfigured, WebhookUnauthorized
 from server.reviews import ForgeActions, ReviewEvent, after, apply_in
 from server.sources.auth import sha256_signature_matches
 from server.store import Store
@@ -35,20 +35,6 @@ BOT_LOGINS = frozenset({"devops-healer[bot]"})
 TRUSTED_ASSOCIATIONS = frozenset({"OWNER", "MEMBER", "COLLABORATOR"})
 DEFAULT_TRUSTED = ("coderabbitai[bot]",)
 COMMANDS = {"/healer retry": "retry", "/healer stop": "stop", "/healer explain": "explain"}
-
-
-class WebhookNotConfigured(HealerError):
-    status_code = 503
-
-    def __init__(self) -> None:
-        super().__init__(
-            "GitHub webhooks are not configured: set HEALER_GITHUB_WEBHOOK_SECRET to the webhook's secret "
-            "(the endpoint is never open without one)"
-        )
-
-
-class WebhookUnauthorized(HealerError):
-    status_code = 401
 
 
 def verify(secret: SecretStr | None, body: bytes, signature: str | None) -> None:

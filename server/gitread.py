@@ -13,12 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from server.errors import HealerError
-
-
-class GitReadError(HealerError):
-    status_code = 502
-
+from server.errors import GitReadError
 
 _TIMEOUT = 30
 _PASSED_ON = ("PATH", "HOME", "TMPDIR", "SYSTEMROOT")
