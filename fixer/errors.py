@@ -3,7 +3,8 @@
 FixerError                       (.permanent: retrying the same change fails the same way)
 ├── ChangeRefused                the change itself cannot be used        permanent
 │   ├── PolicyViolation          a policy rule refuses it (.rule, .path)
-│   ├── PathOutsideRepo          a path leaves the repository
+│   ├── PathOutsideRepo          a path leaves the repository (in a change, or in a read: the
+│   │                            server's repository context raises it too, with reading=True)
 │   ├── PatchDoesNotApply        a diff hunk does not match the file (.path, .line, .current_text)
 │   ├── EditDoesNotMatch         a search-and-replace edit found 0 or 2+ matches
 │   └── InvalidChange            not a diff, empty, malformed
@@ -51,11 +52,19 @@ class PolicyViolation(ChangeRefused):
 
 
 class PathOutsideRepo(ChangeRefused):
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(
-            f"refused by policy rule `path-inside-repo` ({path}): {reason}. Use paths relative to the "
-            "repository root, as get_repository_context shows them."
-        )
+    """A path that leaves the repository: in a change (a policy refusal) or, ``reading``, in a read."""
+
+    def __init__(self, path: str, reason: str, *, reading: bool = False) -> None:
+        if reading:
+            message = (
+                f"path {path!r} is refused: {reason}. Pass a path relative to the repository root, such as app/db.py."
+            )
+        else:
+            message = (
+                f"refused by policy rule `path-inside-repo` ({path}): {reason}. Use paths relative to the "
+                "repository root, as get_repository_context shows them."
+            )
+        super().__init__(message)
         self.rule = "path-inside-repo"
         self.path = path
         self.reason = reason

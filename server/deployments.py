@@ -24,10 +24,10 @@ from sqlalchemy import select, update
 from fixer.errors import FixerError
 from server.config import HealerConfig, RepoConfig
 from server.credentials import Secret, resolve_env_fields
-from server.errors import ConfigError, HealerError
+from server.errors import ConfigError, DeploymentsNotConfigured, DeploymentUnauthorized
 from server.models import Status
 from server.settings import Settings
-from server.sources.auth import HttpAuthConfig, any_signature_matches, http_auth_passes
+from server.sources.auth import HttpAuthConfig, http_auth_passes, sha256_signature_matches
 from server.store import Store, writes
 from server.store.rows import public_id
 from server.store.schema import incidents
@@ -81,20 +81,6 @@ class DeploymentsConfig(HttpAuthConfig):
         return [value for value in values if value is not None]
 
 
-class DeploymentsNotConfigured(HealerError):
-    status_code = 503
-
-    def __init__(self) -> None:
-        super().__init__(
-            "POST /deployments is not configured: add a [deployments] table to healer.toml with bearer_token, "
-            "header_secret, basic_username/basic_password or signing_secret (the endpoint is never open without one)"
-        )
-
-
-class DeploymentUnauthorized(HealerError):
-    status_code = 401
-
-
 def load_deployments(config: HealerConfig, environ: Mapping[str, str]) -> DeploymentsConfig | None:
     """``[deployments]`` of healer.toml, its ``env:NAME`` secrets read from ``environ``; None when absent."""
     raw = (config.model_extra or {}).get("deployments")
@@ -127,12 +113,10 @@ def authenticate(config: DeploymentsConfig | None, headers: Mapping[str, str], b
     lowered = {key.lower(): value for key, value in headers.items()}
     if http_auth_passes(lowered, config):
         return
-    if config.signing_secret is not None:
-        given = lowered.get(config.signature_header.lower(), "").strip()
-        if given.startswith("sha256=") and any_signature_matches(
-            [config.signing_secret], body, [given.removeprefix("sha256=")]
-        ):
-            return
+    if config.signing_secret is not None and sha256_signature_matches(
+        config.signing_secret, body, lowered.get(config.signature_header.lower())
+    ):
+        return
     raise DeploymentUnauthorized(
         f"POST /deployments refused the request: it carries none of {' or '.join(config.http_checks())}; "
         "nothing was recorded"

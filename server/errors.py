@@ -1,9 +1,9 @@
 """The one exception tree of devops-healer's core.
 
 Every error the core raises on purpose is a ``HealerError``; the REST face turns it into an
-HTTP status (one handler in ``server.api.errors``) and the MCP face into a tool error (one
-adapter in ``tools.errors``). Each message says what was wrong and what to do next, because
-the reader is often a coding agent.
+HTTP status (one table in ``server.api.errors``) and the MCP face into a tool error (one table
+in ``tools.errors``). Each message says what was wrong and what to do next, because the reader
+is often a coding agent; the context a face may need is kept in attributes.
 
     HealerError
     ├── ConfigError                   healer.toml or settings are wrong (names file, key, expected)
@@ -11,23 +11,46 @@ the reader is often a coding agent.
     │   ├── IncidentNotFound
     │   ├── RepoNotConfigured
     │   ├── AgentNotConfigured
-    │   └── RunNotFound
-    ├── InvalidInput                  a value the caller sent cannot be used
-    │   ├── PathOutsideRepo
-    │   └── IdempotencyConflict
-    ├── Conflict                      the request is fine but the incident's state forbids it
+    │   ├── RunNotFound
+    │   ├── FileNotInRepo             a path the repository does not have (suggests near names)
+    │   ├── NoPostmortem              the incident is not verified or escalated yet
+    │   └── SourceNotFound *          no [sources.<name>] and no built-in type of that name
+    ├── InvalidInput                  a value the caller sent cannot be used (.field)
+    │   ├── IdempotencyConflict
+    │   ├── PayloadInvalid *          the body is not what that monitor sends (names the JSON path)
+    │   └── WebhookSignatureInvalid   a Standard Webhooks signature, id or timestamp does not check out
+    ├── Conflict                      the request is fine but the state forbids it
     │   ├── InvalidTransition
     │   │   ├── NotDeadLettered       a retry of an incident that is not in the dead-letter queue
     │   │   └── InvalidReviewMove     a pull request's review state asked to move where it cannot
+    │   ├── InvalidRunTransition      the agent run's own table of moves refuses it
     │   ├── ClaimConflict
-    │   └── ApprovalStale             what was to be approved moved; a new request is open
+    │   ├── ApprovalStale             what was to be approved moved; a new request is open
+    │   ├── NotRetriageable           retriage is for escalated incidents without a repository
+    │   ├── ReviewError               the local pull request cannot be reviewed, merged or closed now
+    │   └── TooManyRefusals           an agent's changes were refused too often in a row (.permanent)
     ├── Forbidden                     this person may not do that (approve their own fix, say)
     │   ├── RunScopeRefused           a run token asked for something outside its run
-    │   └── PersonRequired            only a verified person may do that (approve, deny), not a shared token
-    ├── SignInRefused                 the dashboard's sign-in form did not prove who it names
-    ├── StoreUnavailable              the database cannot be reached
-    └── (fixer.errors.FixerError lives in fixer/, which knows nothing of this tree;
-         the faces translate it too)
+    │   ├── PersonRequired            only a verified person may do that (approve, deny), not a shared token
+    │   └── DestinationRefused        a notification would reach loopback, link-local or metadata addresses
+    ├── Unauthenticated               a request did not prove who sent it (never echoes the secret)
+    │   ├── SignInRefused             the dashboard's sign-in form did not prove who it names
+    │   ├── SourceUnauthorized *      a monitor's delivery failed its configured check
+    │   ├── WebhookUnauthorized       a GitHub delivery's X-Hub-Signature-256 is missing or wrong
+    │   └── DeploymentUnauthorized    POST /deployments carries no configured credential
+    └── Unavailable                   something the request needs is missing or down; it may work later
+    │   ├── StoreUnavailable          the database cannot be reached
+    │   ├── RepoUnavailable           the repository cannot be read or fetched
+    │   ├── CertificateUnavailable *  the SNS signing certificate could not be fetched
+    │   ├── WebhookNotConfigured      no GitHub webhook secret, so the endpoint stays shut
+    │   └── DeploymentsNotConfigured  no [deployments] table, so the endpoint stays shut
+
+    * in ``server.sources.errors``, the monitor sources' errors; every other class is here.
+
+The fixer's own tree (``fixer.errors.FixerError``, drawn in its docstring) stays in fixer/,
+which knows nothing of this one; ``fixer.errors.PathOutsideRepo`` is the one error for a path
+that leaves a repository, raised by the core's repository reads too. The faces' tables
+translate both trees.
 """
 
 from __future__ import annotations
@@ -37,9 +60,6 @@ from collections.abc import Iterable
 
 class HealerError(Exception):
     """Base of every error devops-healer raises on purpose."""
-
-    #: HTTP status the REST face answers with; the MCP face ignores it.
-    status_code = 500
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -60,7 +80,7 @@ class ConfigError(HealerError):
 
 
 class NotFound(HealerError):
-    status_code = 404
+    """What was asked for does not exist."""
 
 
 class IncidentNotFound(NotFound):
@@ -98,27 +118,30 @@ class RunNotFound(NotFound):
         self.run_id = run_id
 
 
-class InvalidInput(HealerError):
-    status_code = 422
+class FileNotInRepo(NotFound):
+    def __init__(self, path: str, repo: str, suggestions: list[str]) -> None:
+        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"{path!r} does not exist in repository {repo!r} at its default branch.{hint}")
+        self.path = path
 
+
+class NoPostmortem(NotFound):
+    def __init__(self, incident_id: str, status: str) -> None:
+        super().__init__(
+            f"incident {incident_id} has no postmortem yet: it is {status}, and a postmortem is "
+            "written when an incident is verified (its fix held) or escalated to people"
+        )
+        self.incident_id = incident_id
+        self.status = status
+
+
+class InvalidInput(HealerError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
 
 
-class PathOutsideRepo(InvalidInput):
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(
-            f"path {path!r} is refused: {reason}. Pass a path relative to the repository root, such as app/db.py.",
-            field="file_path",
-        )
-        self.path = path
-        self.reason = reason
-
-
 class IdempotencyConflict(InvalidInput):
-    status_code = 409
-
     def __init__(self, key: str) -> None:
         super().__init__(
             f"Idempotency-Key {key!r} was already used with a different body; "
@@ -128,8 +151,16 @@ class IdempotencyConflict(InvalidInput):
         self.key = key
 
 
+class WebhookSignatureInvalid(InvalidInput):
+    """A webhook whose signature, id or timestamp does not check out."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"webhook signature rejected: {reason}", field="webhook-signature")
+        self.reason = reason
+
+
 class Conflict(HealerError):
-    status_code = 409
+    """The request is well formed, but the state of what it names forbids it now."""
 
 
 class InvalidTransition(Conflict):
@@ -172,6 +203,13 @@ class NotDeadLettered(InvalidTransition):
         self.wanted = "pending"
 
 
+class InvalidRunTransition(Conflict):
+    def __init__(self, run_id: str, current: str, wanted: str, allowed: Iterable[str]) -> None:
+        moves = ", ".join(sorted(allowed)) or "none (it has ended)"
+        super().__init__(f"run {run_id} is {current}; it cannot become {wanted}. It may become: {moves}.")
+        self.run_id = run_id
+
+
 class ClaimConflict(Conflict):
     def __init__(self, incident_id: str, message: str) -> None:
         super().__init__(f"incident {incident_id}: {message}")
@@ -193,8 +231,35 @@ class ApprovalStale(Conflict):
         self.why = why
 
 
+class NotRetriageable(Conflict):
+    def __init__(self, incident_id: str, why: str) -> None:
+        super().__init__(
+            f"{incident_id} cannot be triaged again: {why}. Retriage is for incidents escalated because no "
+            "repository was mapped to their service."
+        )
+        self.incident_id = incident_id
+
+
+class ReviewError(Conflict):
+    """A local pull request cannot be reviewed, merged or closed in its present state."""
+
+
+class TooManyRefusals(Conflict):
+    """Changes refused before they ran, too many in a row: the incident goes to people, not back to the agent."""
+
+    #: Retrying would be refused the same way (the dead-letter queue reads this, as it reads the fixer's).
+    permanent = True
+
+    def __init__(self, limit: int, last: str) -> None:
+        super().__init__(
+            f"{limit} changes in a row were refused before they ran (the last: {last[:500]}); the incident "
+            "is in the dead-letter queue for a person to look at"
+        )
+        self.limit = limit
+
+
 class Forbidden(HealerError):
-    status_code = 403
+    """This caller may not do that."""
 
 
 class RunScopeRefused(Forbidden):
@@ -215,16 +280,50 @@ class PersonRequired(Forbidden):
         )
 
 
-class SignInRefused(HealerError):
-    status_code = 401
-
-
 class DestinationRefused(Forbidden):
     """An outgoing notification would reach loopback, link-local or cloud-metadata addresses."""
 
 
-class StoreUnavailable(HealerError):
-    status_code = 503
+class Unauthenticated(HealerError):
+    """A request did not prove who sent it; the message names the check, never the secret."""
 
+
+class SignInRefused(Unauthenticated):
+    """The dashboard's sign-in form did not prove who it names."""
+
+
+class WebhookUnauthorized(Unauthenticated):
+    """A GitHub delivery without a valid X-Hub-Signature-256."""
+
+
+class DeploymentUnauthorized(Unauthenticated):
+    """A deployment report without a configured credential or a valid signature."""
+
+
+class Unavailable(HealerError):
+    """Something the request needs is missing or down; the same request may work later."""
+
+
+class StoreUnavailable(Unavailable):
     def __init__(self, message: str) -> None:
         super().__init__(f"the incident store is unavailable: {message}")
+
+
+class RepoUnavailable(Unavailable):
+    """The repository cannot be read: not a git repository, or its clone could not be fetched."""
+
+
+class WebhookNotConfigured(Unavailable):
+    def __init__(self) -> None:
+        super().__init__(
+            "GitHub webhooks are not configured: set HEALER_GITHUB_WEBHOOK_SECRET to the webhook's secret "
+            "(the endpoint is never open without one)"
+        )
+
+
+class DeploymentsNotConfigured(Unavailable):
+    def __init__(self) -> None:
+        super().__init__(
+            "POST /deployments is not configured: add a [deployments] table to healer.toml with bearer_token, "
+            "header_secret, basic_username/basic_password or signing_secret (the endpoint is never open without one)"
+        )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, ValidationError
 
 from fixer.models import Change, FixResult, describe_run
+from server.errors import InvalidInput
 from server.models import Status
 
 
@@ -23,6 +24,16 @@ class FixSubmission(BaseModel):
     explanation: str = Field(min_length=10, max_length=20_000, description="The root cause, in your words.")
     risk: str | None = Field(default=None, max_length=5_000)
     addresses: list[str] = Field(default_factory=list, max_length=50)
+
+    @classmethod
+    def of(
+        cls, change: Change, title: str, explanation: str, *, risk: str | None, addresses: list[str]
+    ) -> FixSubmission:
+        """A submission from a tool's arguments, or InvalidInput saying the first thing wrong with it."""
+        try:
+            return cls(change=change, summary=title, explanation=explanation, risk=risk, addresses=addresses)
+        except ValidationError as exc:
+            raise InvalidInput(f"the fix is not usable: {exc.errors()[0]['msg']}") from exc
 
 
 class FixOutcome(BaseModel):

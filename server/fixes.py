@@ -24,7 +24,7 @@ from fixer.workspace import Workspace
 from server import similar
 from server.attempts import record_failed_attempt
 from server.config import HealerConfig, RepoConfig
-from server.errors import ClaimConflict, InvalidInput
+from server.errors import ClaimConflict, InvalidInput, TooManyRefusals
 from server.fix_models import FixOutcome, FixSubmission
 from server.forges import forge_for, repo_spec
 from server.logs import bind_incident
@@ -45,16 +45,6 @@ log = logging.getLogger(__name__)
 #: Changes refused before they ran (policy, a patch that does not apply) that one incident takes in a
 #: row before it goes to the dead-letter queue: a refusal is the agent's to fix, but not for ever.
 MAX_REFUSALS = 10
-
-
-class TooManyRefusals(FixerError):
-    permanent = True
-
-    def __init__(self, limit: int, last: FixerError) -> None:
-        super().__init__(
-            f"{limit} changes in a row were refused before they ran (the last: {last.message[:500]}); the incident "
-            "is in the dead-letter queue for a person to look at"
-        )
 
 
 Progress = Callable[[str, float], None]
@@ -359,7 +349,7 @@ class FixService:
                     self._failed(connection, row, incident_id, agent, exc, now)
                 elif not counts and _refusals_in_a_row(connection, incident_id) + 1 >= MAX_REFUSALS:
                     # An agent that keeps sending changes the policy refuses would hold the lease for ever.
-                    raised = TooManyRefusals(MAX_REFUSALS, exc)
+                    raised = TooManyRefusals(MAX_REFUSALS, exc.message)
                     self._failed(connection, row, incident_id, agent, raised, now)
                 else:
                     writes.transition(
@@ -408,8 +398,8 @@ class FixService:
         self, connection: Connection, row: AnyRow, incident_id: str, agent: str, exc: BaseException, now: datetime
     ) -> None:
         """A run that failed after it started: one attempt counted, back after a backoff or dead-lettered."""
-        message = exc.message if isinstance(exc, FixerError) else f"{type(exc).__name__}: {exc}"
-        permanent = isinstance(exc, FixerError) and exc.permanent
+        message = exc.message if isinstance(exc, FixerError | TooManyRefusals) else f"{type(exc).__name__}: {exc}"
+        permanent = isinstance(exc, TooManyRefusals) or (isinstance(exc, FixerError) and exc.permanent)
         log.warning("fix for %s failed: %s", incident_id, message)
         record_failed_attempt(
             connection,

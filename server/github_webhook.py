@@ -10,14 +10,12 @@ open, from the bot itself, or of kinds the loop does not use are recorded and ig
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import time
 from collections.abc import Callable, Collection
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -25,8 +23,9 @@ from fixer.forge import marked_incident
 from fixer.workspace import BRANCH_PREFIX
 from server.config import HealerConfig
 from server.deployments import DeploymentIn
-from server.errors import HealerError
+from server.errors import HealerError, WebhookNotConfigured, WebhookUnauthorized
 from server.reviews import ForgeActions, ReviewEvent, after, apply_in
+from server.sources.auth import sha256_signature_matches
 from server.store import Store
 from server.store.reviews_schema import github_deliveries
 from server.store.rows import public_id
@@ -40,27 +39,12 @@ DEFAULT_TRUSTED = ("coderabbitai[bot]",)
 COMMANDS = {"/healer retry": "retry", "/healer stop": "stop", "/healer explain": "explain"}
 
 
-class WebhookNotConfigured(HealerError):
-    status_code = 503
-
-    def __init__(self) -> None:
-        super().__init__(
-            "GitHub webhooks are not configured: set HEALER_GITHUB_WEBHOOK_SECRET to the webhook's secret "
-            "(the endpoint is never open without one)"
-        )
-
-
-class WebhookUnauthorized(HealerError):
-    status_code = 401
-
-
-def verify(secret: str | None, body: bytes, signature: str | None) -> None:
-    if not secret:
+def verify(secret: SecretStr | None, body: bytes, signature: str | None) -> None:
+    if secret is None or not secret.get_secret_value():
         raise WebhookNotConfigured()
     if not signature or not signature.startswith("sha256="):
         raise WebhookUnauthorized("missing X-Hub-Signature-256; the delivery was not recorded")
-    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected.encode(), signature.strip().encode()):
+    if not sha256_signature_matches(secret, body, signature):
         raise WebhookUnauthorized("X-Hub-Signature-256 does not match the body; the delivery was not recorded")
 
 

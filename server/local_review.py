@@ -11,7 +11,7 @@ from fixer.errors import ForgeError
 from fixer.forge_local import LocalForge, LocalPullRequest
 from server import reviews
 from server.config import HealerConfig
-from server.errors import HealerError, InvalidInput, NotFound
+from server.errors import InvalidInput, NotFound, ReviewError
 from server.forges import local_forge_dir
 from server.github_webhook import COMMANDS
 from server.lifecycle import ReviewState
@@ -25,10 +25,6 @@ class PullRequestView(BaseModel):
     pull_request: LocalPullRequest
     diff: str
     comments: list[forge_local.Comment]
-
-
-class ReviewError(HealerError):
-    status_code = 409
 
 
 def _pr(records: StorePullRequests, number: int) -> LocalPullRequest:

@@ -9,21 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from server.errors import NotFound
+from server.errors import NoPostmortem
 from server.models import Incident, Status, TimelineEvent
 from server.redact import redact
 from server.store import Store
 
 #: States after which a postmortem exists.
 WRITTEN_AT = frozenset({Status.verified, Status.escalated})
-
-
-class NoPostmortem(NotFound):
-    def __init__(self, incident: Incident) -> None:
-        super().__init__(
-            f"incident {incident.id} has no postmortem yet: it is {incident.status.value}, and a postmortem is "
-            "written when an incident is verified (its fix held) or escalated to people"
-        )
 
 
 def has_postmortem(incident: Incident, events: list[TimelineEvent]) -> bool:
@@ -43,7 +35,8 @@ def render(store: Store, incident_id: str) -> str | None:
 def require(store: Store, incident_id: str) -> str:
     text = render(store, incident_id)
     if text is None:
-        raise NoPostmortem(store.get(incident_id))
+        incident = store.get(incident_id)
+        raise NoPostmortem(incident.id, incident.status.value)
     return text
 
 

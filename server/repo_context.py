@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from fixer import gitread
-from fixer.errors import FixerError
+from fixer.errors import FixerError, PathOutsideRepo
 from server.config import RepoConfig
-from server.errors import HealerError, NotFound, PathOutsideRepo
+from server.errors import FileNotInRepo, HealerError, RepoUnavailable
 from server.models import Incident, StackFrame
 from server.stacktrace import index_by_name, map_to_repo
 from server.untrusted import fence_frames
@@ -28,17 +28,6 @@ WHOLE_FILE_LINES = 120
 MAX_LINE_CHARS = 400
 _SYMLINK = "120000"
 _MAX_LINKS = 8
-
-
-class FileNotInRepo(NotFound):
-    def __init__(self, path: str, repo: str, suggestions: list[str]) -> None:
-        hint = f" Did you mean: {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"{path!r} does not exist in repository {repo!r} at its default branch.{hint}")
-        self.path = path
-
-
-class RepoUnavailable(HealerError):
-    status_code = 503
 
 
 class CommitRef(BaseModel):
@@ -108,17 +97,17 @@ def local_checkout(repo: RepoConfig, cache_root: Path, auth: SourceAuth | None =
 def check_path(path: str) -> str:
     """A normalized repository-relative path, or PathOutsideRepo saying why not."""
     if not path or "\0" in path:
-        raise PathOutsideRepo(path, "it is empty or contains a NUL byte")
+        raise PathOutsideRepo(path, "it is empty or contains a NUL byte", reading=True)
     candidate = path.replace("\\", "/")
     if candidate.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", candidate):
-        raise PathOutsideRepo(path, "absolute paths are not accepted")
+        raise PathOutsideRepo(path, "absolute paths are not accepted", reading=True)
     parts = [part for part in candidate.split("/") if part not in ("", ".")]
     if ".." in parts:
-        raise PathOutsideRepo(path, "'..' would leave the repository")
+        raise PathOutsideRepo(path, "'..' would leave the repository", reading=True)
     if any(part.lower() == ".git" for part in parts):
-        raise PathOutsideRepo(path, "nothing under .git/ may be read or written")
+        raise PathOutsideRepo(path, "nothing under .git/ may be read or written", reading=True)
     if not parts:
-        raise PathOutsideRepo(path, "it names the repository root, not a file")
+        raise PathOutsideRepo(path, "it names the repository root, not a file", reading=True)
     return "/".join(parts)
 
 
@@ -132,10 +121,12 @@ def resolve_in_tree(path: str, tree: gitread.Tree, repo_dir: Path, repo_name: st
             if tree.modes.get(prefix) == _SYMLINK:
                 target = gitread.read_blob(repo_dir, tree.blobs[prefix]).decode(errors="replace")
                 if target.startswith("/"):
-                    raise PathOutsideRepo(path, f"{prefix} is a symlink to an absolute path outside the repository")
+                    raise PathOutsideRepo(
+                        path, f"{prefix} is a symlink to an absolute path outside the repository", reading=True
+                    )
                 joined = posixpath.normpath(posixpath.join(posixpath.dirname(prefix), target))
                 if joined == ".." or joined.startswith("../"):
-                    raise PathOutsideRepo(path, f"{prefix} is a symlink that leaves the repository")
+                    raise PathOutsideRepo(path, f"{prefix} is a symlink that leaves the repository", reading=True)
                 rest = parts[depth:]
                 current = check_path("/".join([joined, *rest]))
                 break
@@ -147,7 +138,7 @@ def resolve_in_tree(path: str, tree: gitread.Tree, repo_dir: Path, repo_name: st
                     suggestions = [p for p in tree.paths if PurePosixPath(p).name == name][:3]
                 raise FileNotInRepo(current, repo_name, suggestions)
             return current
-    raise PathOutsideRepo(path, "too many symlinks")
+    raise PathOutsideRepo(path, "too many symlinks", reading=True)
 
 
 _TEST_DIRS = ("tests/", "test/", "spec/", "__tests__/")

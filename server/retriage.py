@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from server.config import HealerConfig
-from server.errors import Conflict
+from server.errors import NotRetriageable
 from server.models import Status
 from server.store import Store, queries
 from server.store.rows import public_id, to_incident
@@ -28,15 +28,6 @@ class Retriaged(BaseModel):
     repo: str | None = Field(description="The repository the current configuration maps the service to.")
     moved: bool = Field(description="False when triage still escalates it (nothing was written).")
     reason: str = Field(description="Why triage routed it so.")
-
-
-class NotRetriageable(Conflict):
-    def __init__(self, incident_id: str, why: str) -> None:
-        super().__init__(
-            f"{incident_id} cannot be triaged again: {why}. Retriage is for incidents escalated because no "
-            "repository was mapped to their service."
-        )
-        self.incident_id = incident_id
 
 
 def escalated_without_repo(store: Store, limit: int = 1000) -> list[str]:

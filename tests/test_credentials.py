@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import subprocess
 import tomllib
 from pathlib import Path
@@ -18,7 +20,7 @@ from server.errors import ConfigError
 from server.notify.config import load_notify
 from server.settings import Settings
 from server.sources import load_sources
-from server.sources.auth import HttpAuthConfig, http_auth_passes
+from server.sources.auth import HttpAuthConfig, http_auth_passes, sha256_signature_matches
 from tests.conftest import HEALER, healer_env
 
 LONG = "a-random-secret-of-32-bytes-9c1e"
@@ -180,3 +182,26 @@ def test_the_server_holds_every_secret_it_was_configured_with(tmp_path: Path) ->
     for value in ("api-token-" + "1" * 16, "ghtok" * 4, LONG, "pd-secret-from-the-environment", audit):
         assert value in held
     assert "https://audit.example/h" in held  # a channel's URL is a credential (Slack's is)
+
+
+SIGNING_KEY = "signing-secret-" + "s" * 16
+SIGNED_BODY = b'{"repo": "calc"}'
+SIGNED_HEX = hmac.new(SIGNING_KEY.encode(), SIGNED_BODY, hashlib.sha256).hexdigest()
+ONE_DIGIT_OFF = SIGNED_HEX[:-1] + ("1" if SIGNED_HEX.endswith("0") else "0")
+
+
+@pytest.mark.parametrize(
+    ("header", "matches"),
+    [
+        (f"sha256={SIGNED_HEX}", True),  # GitHub's X-Hub-Signature-256 and our X-Healer-Signature-256
+        (f" sha256={SIGNED_HEX} ", True),  # surrounding blanks are not part of the signature
+        (f"sha256={SIGNED_HEX.upper()}", True),  # hex is hex, whatever its case
+        (SIGNED_HEX, False),  # the algorithm prefix is required
+        (f"sha1={SIGNED_HEX}", False),  # another algorithm
+        (f"sha256={ONE_DIGIT_OFF}", False),  # one digit off
+        ("sha256=", False),  # empty
+        (None, False),  # no header at all
+    ],
+)
+def test_one_sha256_signature_check_serves_both_webhooks(header: str | None, matches: bool) -> None:
+    assert sha256_signature_matches(SecretStr(SIGNING_KEY), SIGNED_BODY, header) is matches

@@ -15,10 +15,10 @@ import pytest
 from pydantic import SecretStr
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from server.errors import WebhookSignatureInvalid
 from server.models import Severity, Status
 from server.notify.events import EventKind, NotificationEvent
 from server.notify.signing import (
-    WebhookSignatureInvalid,
     decode_secret,
     generate_secret,
     sign,

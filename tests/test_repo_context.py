@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from fixer.errors import PathOutsideRepo
 from server.config import RepoConfig
-from server.errors import PathOutsideRepo
+from server.errors import FileNotInRepo
 from server.models import Incident, Severity, StackFrame, Status
-from server.repo_context import FileNotInRepo, build_context, check_path
+from server.repo_context import build_context, check_path
 from tests.conftest import git, make_repo
 
 

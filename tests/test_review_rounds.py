@@ -22,12 +22,12 @@ from fixer.pr_text import BODY_END, BODY_START
 from server import local_review
 from server.commands.serve import build_app
 from server.config import HealerConfig, RepoConfig, load_config
+from server.errors import ReviewError
 from server.fix_models import FixSubmission
 from server.fixes import FixService
 from server.forges import forge_for, local_forge_dir
 from server.github_webhook import Translator, process_pending
 from server.intake import normalize
-from server.local_review import ReviewError
 from server.models import IncidentIn, Status
 from server.settings import Settings
 from server.store import Store

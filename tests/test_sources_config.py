@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from server.api.errors import status_of
 from server.errors import ConfigError
 from server.sources import SOURCES, load_sources, severity_table, unauthenticated_sources
 from server.sources.alertmanager import AlertmanagerConfig
@@ -65,7 +66,7 @@ def test_instances_verify_with_their_own_secrets(clock: FakeClock) -> None:
         intake.receive("am-staging", {"Authorization": "Bearer prod-token-1f-7e3a90c2"}, body)
     with pytest.raises(SourceNotFound) as caught:
         intake.receive("alertmanager", {}, body)
-    assert caught.value.status_code == 404
+    assert status_of(caught.value) == 404
     assert "am-prod, am-staging" in caught.value.message
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from server.api.errors import status_of
 from server.sources import load_sources
 from server.sources.errors import SourceUnauthorized
 from server.sources.intake import AlertIntake
@@ -397,7 +398,7 @@ def test_verification(name: str, clock: FakeClock) -> None:
         with pytest.raises(SourceUnauthorized) as caught:
             intake.receive(kind, headers, body)
         assert refusal in caught.value.message
-        assert caught.value.status_code == 401
+        assert status_of(caught.value) == 401
 
 
 SECRETS = [

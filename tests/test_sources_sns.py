@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from server.api.errors import status_of
 from server.sources import load_sources
 from server.sources.base import AlertStatus
 from server.sources.errors import CertificateUnavailable, PayloadInvalid, SourceUnauthorized
@@ -228,7 +229,7 @@ def test_certificate_that_cannot_be_fetched_is_a_retryable_failure(clock: FakeCl
     empty = RecordingFetcher()
     with pytest.raises(CertificateUnavailable) as caught:
         post(make_intake(empty, clock), signer().sign(notification()))
-    assert caught.value.status_code == 503
+    assert status_of(caught.value) == 503
     # Not cached: the next delivery asks again.
     with pytest.raises(CertificateUnavailable):
         post(make_intake(empty, clock), signer().sign(notification()))

@@ -15,7 +15,7 @@ from fixer.models import Change, Edit
 from server.approvals import answer, expire_due
 from server.attempts import dead_letters, retry
 from server.config import HealerConfig, load_config
-from server.errors import Forbidden, InvalidTransition
+from server.errors import Forbidden, InvalidTransition, TooManyRefusals
 from server.fix_models import FixSubmission
 from server.fixes import FixService
 from server.intake import normalize
@@ -264,7 +264,7 @@ def test_an_agent_whose_changes_keep_being_refused_does_not_hold_the_incident_fo
         with pytest.raises(ChangeRefused, match="deny-list"):
             service.submit(iid, refused, agent="cline")
         assert store.get(iid).status == Status.claimed  # still the agent's to fix, no attempt counted
-    with pytest.raises(server.fixes.TooManyRefusals, match="3 changes in a row were refused"):
+    with pytest.raises(TooManyRefusals, match="3 changes in a row were refused"):
         service.submit(iid, refused, agent="cline")
     incident = store.get(iid)
     assert incident.status == Status.dead_letter and incident.claim is None

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from server.errors import ConfigError, InvalidTransition, PathOutsideRepo, StoreUnavailable
+from fixer.errors import PathOutsideRepo
+from server.errors import ConfigError, InvalidTransition, StoreUnavailable
 from server.triage.retry import backoff, classify_failure
 
 

@@ -9,7 +9,7 @@ import anyio.from_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from fixer.models import Change
 from server.fix_models import FixOutcome, FixSubmission
@@ -54,14 +54,8 @@ def register(mcp: MCPServer, runtime: Runtime) -> None:
         rule or which hunk failed and how to retry; you keep the claim. Sends progress while it works.
         """
         name = agent_name(ctx, agent)
-        try:
-            submission = FixSubmission(
-                change=change, summary=title, explanation=explanation, risk=risk, addresses=addresses or []
-            )
-        except ValidationError as exc:
-            from mcp.server.mcpserver.exceptions import ToolError
-
-            raise ToolError(f"the fix is not usable: {exc.errors()[0]['msg']}") from exc
+        with agent_errors():
+            submission = FixSubmission.of(change, title, explanation, risk=risk, addresses=addresses or [])
 
         def progress(step: str, fraction: float) -> None:
             if ctx is not None:

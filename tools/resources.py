@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 from mcp.server import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
-from server.errors import HealerError, IncidentNotFound
+from tools.errors import resource_errors
 from tools.incidents import load_details
 from tools.runtime import Runtime
 
@@ -21,12 +20,8 @@ def register(mcp: MCPServer, runtime: Runtime, *, read_only: bool = False) -> No
         mime_type="application/json",
     )
     def incident_resource(incident_id: str) -> str:
-        try:
+        with resource_errors():
             found = load_details(runtime, incident_id)
-        except IncidentNotFound as exc:
-            raise ResourceNotFoundError(exc.message) from exc
-        except HealerError as exc:
-            raise ResourceError(exc.message) from exc
         return json.dumps(found.model_dump(mode="json"), indent=2)
 
     @mcp.resource(
@@ -39,12 +34,8 @@ def register(mcp: MCPServer, runtime: Runtime, *, read_only: bool = False) -> No
     def postmortem_resource(incident_id: str) -> str:
         from server.postmortem import require
 
-        try:
+        with resource_errors():
             return require(runtime.store, incident_id)
-        except IncidentNotFound as exc:
-            raise ResourceNotFoundError(exc.message) from exc
-        except HealerError as exc:
-            raise ResourceError(exc.message) from exc
 
     if read_only:
         # A read-only server has no claim_incident or submit_fix: offer the walk that its tools can do.

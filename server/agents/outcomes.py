@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from server.errors import Conflict
+from server.errors import InvalidRunTransition
 
 
 class RunStatus(StrEnum):
@@ -38,17 +38,11 @@ TRANSITIONS: dict[tuple[RunStatus, RunStatus], str] = {
 }
 
 
-class InvalidRunTransition(Conflict):
-    def __init__(self, run_id: str, current: RunStatus, wanted: RunStatus) -> None:
-        moves = ", ".join(sorted(to.value for (frm, to) in TRANSITIONS if frm == current)) or "none (it has ended)"
-        super().__init__(f"run {run_id} is {current.value}; it cannot become {wanted.value}. It may become: {moves}.")
-        self.run_id = run_id
-
-
 def check(run_id: str, current: RunStatus, wanted: RunStatus) -> str:
     reason = TRANSITIONS.get((current, wanted))
     if reason is None:
-        raise InvalidRunTransition(run_id, current, wanted)
+        allowed = [to.value for (frm, to) in TRANSITIONS if frm == current]
+        raise InvalidRunTransition(run_id, current.value, wanted.value, allowed)
     return reason
 
 

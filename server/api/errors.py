@@ -1,4 +1,10 @@
-"""Our errors, and FastAPI's validation errors, as JSON answers: one handler each, in one place."""
+"""Our errors, and FastAPI's validation errors, as JSON answers: one table and one handler each, in one place.
+
+``STATUS`` maps an error class to its HTTP status; an error answers with the status of the first
+class in its MRO that the table lists, so a subclass inherits its parent's row unless it has one.
+Both trees are translated here (the core's ``HealerError``, the fixer's ``FixerError``); the
+answer's ``type`` is the error's class name.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,47 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fixer.errors import ChangeRefused, FixerError, ForgeError, VerificationRefused, WorkspaceError
-from server.errors import HealerError, InvalidInput
+from server.errors import (
+    Conflict,
+    Forbidden,
+    HealerError,
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+    TooManyRefusals,
+    Unauthenticated,
+    Unavailable,
+    WebhookSignatureInvalid,
+)
+
+#: Error class -> HTTP status. Looked up along the error's MRO: the nearest listed class decides.
+STATUS: dict[type[Exception], int] = {
+    HealerError: 500,
+    NotFound: 404,
+    InvalidInput: 422,
+    IdempotencyConflict: 409,  # the key was used with another body
+    WebhookSignatureInvalid: 401,  # a bad signature is an input, but it proves nobody
+    Conflict: 409,
+    Forbidden: 403,
+    Unauthenticated: 401,
+    Unavailable: 503,
+    FixerError: 409,  # the cap, a branch a person took over, no sandbox, no test command
+    ChangeRefused: 422,
+    VerificationRefused: 422,
+    ForgeError: 502,
+    WorkspaceError: 500,
+}
+#: The roots of the translated trees: everything else is not ours and answers 500 without detail.
+ROOTS: tuple[type[Exception], ...] = (HealerError, FixerError)
+
+
+def status_of(exc: HealerError | FixerError) -> int:
+    """The HTTP status of one of our errors: the row of the nearest class in its MRO."""
+    for cls in type(exc).__mro__:
+        status = STATUS.get(cls)
+        if status is not None:
+            return status
+    raise TypeError(f"{type(exc).__name__} is not one of our errors")  # unreachable: the roots are listed
 
 
 class Problem(BaseModel):
@@ -49,10 +95,25 @@ def _field_of(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-async def _healer_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HealerError)
-    field = exc.field if isinstance(exc, InvalidInput) else None
-    return JSONResponse(error_body(type(exc).__name__, exc.message, field), status_code=exc.status_code)
+def _context(exc: HealerError | FixerError) -> tuple[str | None, dict[str, Any]]:
+    """The input at fault and the extra context the answer carries: the fixer's errors say whether a
+    retry can help (and which policy rule refused); the core's name the field of a bad input."""
+    extra: dict[str, Any] = {}
+    if isinstance(exc, FixerError):
+        extra["permanent"] = exc.permanent
+        rule = getattr(exc, "rule", None)
+        if rule:
+            extra["rule"] = rule
+        return getattr(exc, "path", None), extra
+    if isinstance(exc, TooManyRefusals):  # it ends the fixer's refusals, so it says what they say
+        extra["permanent"] = exc.permanent
+    return (exc.field if isinstance(exc, InvalidInput) else None), extra
+
+
+async def _our_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HealerError | FixerError)
+    field, extra = _context(exc)
+    return JSONResponse(error_body(type(exc).__name__, exc.message, field, **extra), status_code=status_of(exc))
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -70,25 +131,6 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         if len(problems) > 1:
             message += f" (and {len(problems) - 1} more problem(s), listed in `problems`)"
     return JSONResponse(error_body("InvalidInput", message, first["field"], problems=problems), status_code=422)
-
-
-async def _fixer_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, FixerError)
-    if isinstance(exc, ChangeRefused | VerificationRefused):
-        status = 422
-    elif isinstance(exc, ForgeError):
-        status = 502
-    elif isinstance(exc, WorkspaceError):
-        status = 500
-    else:
-        status = 409  # the cap, a branch a person took over
-    extra = {"permanent": exc.permanent}
-    rule = getattr(exc, "rule", None)
-    if rule:
-        extra["rule"] = rule
-    return JSONResponse(
-        error_body(type(exc).__name__, exc.message, getattr(exc, "path", None), **extra), status_code=status
-    )
 
 
 _HTTP_KINDS = {404: "NotFound", 405: "MethodNotAllowed"}
@@ -109,6 +151,6 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(HealerError, _healer_error)
-    app.add_exception_handler(FixerError, _fixer_error)
+    for root in ROOTS:
+        app.add_exception_handler(root, _our_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

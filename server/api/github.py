@@ -51,11 +51,8 @@ def _payload(body: bytes, content_type: str) -> dict[str, Any]:
 )
 async def receive(request: Request) -> JSONResponse:
     state: AppState = request.app.state.healer
-    secret = state.settings.github_webhook_secret
     body = await request.body()
-    github_webhook.verify(
-        secret.get_secret_value() if secret else None, body, request.headers.get("x-hub-signature-256")
-    )
+    github_webhook.verify(state.settings.github_webhook_secret, body, request.headers.get("x-hub-signature-256"))
     event = request.headers.get("x-github-event", "").strip()
     delivery = request.headers.get("x-github-delivery", "").strip()
     if not event or not delivery:

@@ -19,6 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from fixer.errors import FixerError
 from server import __version__
+from server.api.errors import status_of
 from server.api.state import AppState
 from server.dashboard import detail, markdown, overview, pull_view
 from server.dashboard.actions import HINTS, LABELS, REASON_LABELS, Action, check_name, perform
@@ -218,7 +219,7 @@ def incident_page(request: Request, incident_id: Annotated[str, PathParam(max_le
     try:
         view = detail.load(_state(request).store, incident_id)
     except HealerError as exc:
-        return _page(request, "missing.html", {"message": exc.message}, status_code=exc.status_code)
+        return _page(request, "missing.html", {"message": exc.message}, status_code=status_of(exc))
     return _page(
         request,
         "incident.html",
@@ -246,7 +247,7 @@ def pull_page(request: Request, number: Annotated[int, PathParam(ge=1, le=2**31 
     try:
         view = pull_view.load(_state(request), number)
     except HealerError as exc:
-        return _page(request, "missing.html", {"message": exc.message}, status_code=exc.status_code)
+        return _page(request, "missing.html", {"message": exc.message}, status_code=status_of(exc))
     except FixerError as exc:
         return _page(request, "missing.html", {"message": exc.message}, status_code=503)
     return _page(request, "pull.html", {"view": view})
@@ -321,7 +322,7 @@ def login(
         name = check_name(name)
         cookie = _sign_in(sessions, name, token)
     except HealerError as exc:
-        return _page(request, "login.html", {"next": target, "error": exc.message}, status_code=exc.status_code)
+        return _page(request, "login.html", {"next": target, "error": exc.message}, status_code=status_of(exc))
     response = RedirectResponse(target, status_code=303)
     _set_session(response, request, cookie)
     return response

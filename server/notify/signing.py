@@ -16,20 +16,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from server.credentials import too_short
-from server.errors import InvalidInput
+from server.errors import WebhookSignatureInvalid
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's marker, not a secret)
 TOLERANCE = timedelta(minutes=5)
-
-
-class WebhookSignatureInvalid(InvalidInput):
-    """A webhook whose signature, id or timestamp does not check out."""
-
-    status_code = 401
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"webhook signature rejected: {reason}", field="webhook-signature")
-        self.reason = reason
 
 
 def decode_secret(secret: str) -> bytes:

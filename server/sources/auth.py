@@ -123,3 +123,12 @@ def any_signature_matches(secrets: Iterable[SecretStr], message: bytes, signatur
         for signature in given:
             matched |= same(expected, signature)
     return matched
+
+
+def sha256_signature_matches(secret: SecretStr, body: bytes, header_value: str | None) -> bool:
+    """True when ``header_value`` is ``sha256=<hex HMAC-SHA256 of body>`` under ``secret``: the form of
+    GitHub's ``X-Hub-Signature-256`` and of our ``X-Healer-Signature-256``, compared in constant time."""
+    given = (header_value or "").strip()
+    if not given.startswith("sha256="):
+        return False
+    return any_signature_matches([secret], body, [given.removeprefix("sha256=")])

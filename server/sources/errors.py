@@ -1,25 +1,14 @@
-"""Errors of the monitor sources, rooted in ``server.errors.HealerError``.
-
-HealerError
-├── SourceUnauthorized        401: a configured check failed (which one, never the secret)
-├── CertificateUnavailable    503: the SNS signing certificate could not be fetched (SNS retries)
-├── NotFound
-│   └── SourceNotFound        404: no [sources.<name>] and no built-in type of that name
-└── InvalidInput
-    └── PayloadInvalid        422: the body is not what that source sends (names the JSON path)
-"""
+"""The monitor sources' errors: their branches of the one tree drawn in ``server.errors``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from server.errors import HealerError, InvalidInput, NotFound
+from server.errors import InvalidInput, NotFound, Unauthenticated, Unavailable
 
 
-class SourceUnauthorized(HealerError):
+class SourceUnauthorized(Unauthenticated):
     """The delivery failed a verification that the source's configuration asks for."""
-
-    status_code = 401
 
     def __init__(self, source: str, check: str) -> None:
         super().__init__(f"alert source {source!r} refused the delivery: {check}")
@@ -48,10 +37,8 @@ class SourceNotFound(NotFound):
         self.name = name
 
 
-class CertificateUnavailable(HealerError):
+class CertificateUnavailable(Unavailable):
     """The SNS signing certificate could not be fetched; the delivery may succeed when retried."""
-
-    status_code = 503
 
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(f"could not fetch the SNS signing certificate {url}: {reason}; SNS retries the delivery")
