@@ -39,11 +39,11 @@ is often a coding agent; the context a face may need is kept in attributes.
     │   ├── WebhookUnauthorized       a GitHub delivery's X-Hub-Signature-256 is missing or wrong
     │   └── DeploymentUnauthorized    POST /deployments carries no configured credential
     └── Unavailable                   something the request needs is missing or down; it may work later
-    │   ├── StoreUnavailable          the database cannot be reached
-    │   ├── RepoUnavailable           the repository cannot be read or fetched
-    │   ├── CertificateUnavailable *  the SNS signing certificate could not be fetched
-    │   ├── WebhookNotConfigured      no GitHub webhook secret, so the endpoint stays shut
-    │   └── DeploymentsNotConfigured  no [deployments] table, so the endpoint stays shut
+        ├── StoreUnavailable          the database cannot be reached
+        ├── RepoUnavailable           the repository cannot be read or fetched
+        ├── CertificateUnavailable *  the SNS signing certificate could not be fetched
+        ├── WebhookNotConfigured      no GitHub webhook secret, so the endpoint stays shut
+        └── DeploymentsNotConfigured  no [deployments] table, so the endpoint stays shut
 
     * in ``server.sources.errors``, the monitor sources' errors; every other class is here.
 
