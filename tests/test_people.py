@@ -260,7 +260,7 @@ def test_healer_approve_runs_the_held_fix_within_healer_max_attempts(
     assert held.held_for_approval
     shutil.rmtree(tmp_path / "calc")  # the approved run fails, as a transient failure: the source is gone
     env = healer_env(home, HEALER_PERSON_TOKEN=ANA, **max_attempts)
-    subprocess.run(
+    done = subprocess.run(
         [HEALER, "approve", incident_id, "--as", "ana"],
         env=env,
         capture_output=True,
@@ -268,6 +268,9 @@ def test_healer_approve_runs_the_held_fix_within_healer_max_attempts(
         timeout=120,
         stdin=subprocess.DEVNULL,
     )
+    # A failed run is said in one line, not as a traceback.
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert f"{incident_id}: answered by ana, but the released fix failed" in done.stderr
     store = Store.open(f"sqlite:///{home / 'healer.db'}")
     failed = [e for e in store.timeline(incident_id) if e.event in ("fix_failed", "dead_lettered")][-1]
     status = store.get(incident_id).status

@@ -34,6 +34,7 @@ def _token(presented: str | None) -> str:
 
 
 def answer(args: argparse.Namespace, *, approve: bool) -> int:
+    from fixer.errors import FixerError
     from server.answers import answer_as
     from server.errors import HealerError
     from server.people import Verification, load_people
@@ -62,6 +63,9 @@ def answer(args: argparse.Namespace, *, approve: bool) -> int:
             sys.stdout.write(f"the approved fix ran: pull request {fix.pull_request_url} ({fix.verification})\n")
     except HealerError as exc:
         fail(exc.message)
+    except FixerError as exc:
+        # The answer is recorded; the fix it released ran and failed, and the incident's timeline says where it went.
+        fail(f"{args.incident_id}: answered by {person.login}, but the released fix failed: {exc.message}")
     finally:
         store.close()
     return 0
