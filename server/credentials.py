@@ -3,19 +3,17 @@
 Source and channel tables share one resolver, so ``env:NAME`` means the same everywhere in
 healer.toml, and one length rule, so an empty or guessable secret never counts as configured
 (an empty ``bearer_token`` would otherwise admit anyone who sends ``Authorization: Bearer``).
-``held_secrets`` lists every secret value the running server knows, for redaction by value.
+``server.held_secrets`` gathers every secret value the running server knows, for redaction by value.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, SecretStr
 
 if TYPE_CHECKING:
-    from server.config import HealerConfig
     from server.settings import Settings
 
 #: Shorter secrets are refused at load: an empty one is no check at all, a short one is guessed.
@@ -99,26 +97,3 @@ def settings_secrets(settings: Settings) -> list[str]:
     """The tokens and keys among the process settings."""
     held = (settings.api_token, settings.github_token, settings.github_webhook_secret, settings.github_app_private_key)
     return [secret.get_secret_value() for secret in held if secret is not None]
-
-
-def server_secrets(settings: Settings, config: HealerConfig, environ: Mapping[str, str]) -> list[str]:
-    """Every secret value this server holds: its settings' tokens and keys, and healer.toml's source and
-    channel secrets (``env:NAME`` read from ``environ``). A table that does not load adds nothing here;
-    loading it is where its error is reported."""
-    from server.errors import HealerError
-    from server.notify.config import load_notify
-    from server.sources import load_sources
-
-    held = settings_secrets(settings)
-    with contextlib.suppress(HealerError):
-        for source in load_sources(config.model_extra or {}, loopback=False, environ=environ).values():
-            held.extend(secret_values(source))
-    with contextlib.suppress(HealerError):
-        for channel in load_notify(config, environ).channels.values():
-            held.extend(secret_values(channel))
-    with contextlib.suppress(HealerError):
-        from server.deployments import load_deployments
-
-        deployments = load_deployments(config, environ)
-        held.extend(secret.get_secret_value() for secret in (deployments.secrets() if deployments else []))
-    return held

@@ -15,8 +15,8 @@ from pydantic import SecretStr, ValidationError
 
 from server.commands.common import describe_settings_error
 from server.config import parse_config
-from server.credentials import server_secrets
 from server.errors import ConfigError
+from server.held_secrets import server_secrets
 from server.notify.config import load_notify
 from server.settings import Settings
 from server.sources import load_sources

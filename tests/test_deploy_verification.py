@@ -302,6 +302,6 @@ def test_start_and_on_regression_per_repository_and_service(store: Store, tmp_pa
 
 
 def test_the_deployments_secret_is_one_the_server_redacts(loop: Loop) -> None:
-    from server.credentials import server_secrets
+    from server.held_secrets import server_secrets
 
     assert SIGNING in server_secrets(loop.settings, loop.config, {})

@@ -53,7 +53,7 @@ class Runtime:
                 from server.store import Store
 
                 if self._environ is not None:
-                    from server.credentials import server_secrets
+                    from server.held_secrets import server_secrets
                     from server.redact import hold_secrets
 
                     hold_secrets(server_secrets(self.settings, self.config, self._environ))

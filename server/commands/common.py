@@ -67,7 +67,7 @@ def load(*, hold: bool = True) -> tuple[Settings, HealerConfig]:
     except HealerError as exc:
         fail(exc.message)
     if hold:
-        from server.credentials import server_secrets
+        from server.held_secrets import server_secrets
         from server.redact import hold_secrets
 
         hold_secrets(server_secrets(settings, config, os.environ))
