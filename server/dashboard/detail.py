@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from server import approvals, attempts, reviews, similar
+from server import approvals, attempts, postmortem, reviews, similar
 from server.approvals import ApprovalRequest
 from server.attempts import AttemptRecord
 from server.dashboard import chart
@@ -42,19 +42,6 @@ class IncidentView:
     last_event_id: int
     similar: list[SimilarIncident] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def postmortem_of(store: Store, incident_id: str) -> str | None:
-    """The incident's postmortem (Markdown), when this build has a postmortem writer and there is one."""
-    try:
-        from server import postmortem  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return None
-    render: Any = getattr(postmortem, "render", None)
-    if render is None:
-        return None
-    text = render(store, incident_id)
-    return text if isinstance(text, str) else None
 
 
 def load(store: Store, incident_id: str) -> IncidentView:
@@ -97,7 +84,7 @@ def load(store: Store, incident_id: str) -> IncidentView:
         attempts=history,
         verification=verification,
         verdict=verdict,
-        postmortem=postmortem_of(store, incident.id),
+        postmortem=postmortem.render(store, incident.id),
         chart=chart.svg(series),
         actions=available(incident),
         last_event_id=last_event,
