@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import asyncio
+import time
+from pathlib import Path
+
+from sqlalchemy import select, update
 
 from server.config import HealerConfig
 from server.intake import normalize
@@ -12,6 +16,7 @@ from server.store.schema import incidents, timeline
 from server.store.triage_schema import outbox, verdicts
 from server.triage import batch
 from server.triage.decide import Triage
+from server.triage.process import TriageProcess
 from server.triage.worker import route, triage_received
 from tests.conftest import FakeClock
 
@@ -100,3 +105,32 @@ def test_secrets_in_a_batch_s_timeline_details_are_redacted(store: Store, clock:
         batch.route_batch(connection, [(rows[0], decision)], clock.now(), None)
         details = connection.execute(select(timeline.c.detail).where(timeline.c.event == "triaged")).scalars().all()
     assert "ghp_" + "a" * 36 not in str(details)
+
+
+def test_the_triage_process_routes_what_intake_stored(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'healer.db'}"
+    store = Store.open(url)
+    ident = post(store, "critical", "card authorisation failing")
+    worker = TriageProcess(url, HealerConfig(), idle_seconds=0.5)
+
+    async def until_routed() -> Status:
+        job = asyncio.get_running_loop().create_task(worker.run())
+        deadline = time.monotonic() + 60
+        try:
+            while time.monotonic() < deadline:
+                status = store.get(ident).status
+                if status not in (Status.received, Status.triaged):
+                    return status
+                worker.wake()
+                await asyncio.sleep(0.1)
+            return store.get(ident).status
+        finally:
+            job.cancel()
+            await asyncio.gather(job, return_exceptions=True)
+
+    assert asyncio.run(until_routed()) == Status.escalated
+    with store.write() as connection:  # the child is gone: nothing else moves incidents now
+        connection.execute(update(incidents).values(status="received"))
+    time.sleep(1.5)
+    assert store.get(ident).status == Status.received
+    store.close()
