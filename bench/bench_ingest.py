@@ -226,7 +226,7 @@ def main() -> None:
     with serving(bench_app, noop_port, env, "/health") as inside:
         noop_rate, noop_p99, _total, failed = wrk(inside + "/_bench/noop", args.seconds, args.connections, noop_script)
         assert failed == 0
-        rate, p99, total, failed = wrk(inside + "/incidents", args.seconds, args.connections, script)
+        inside_rate, inside_p99, total, failed = wrk(inside + "/incidents", args.seconds, args.connections, script)
         assert failed == 0
         posted += total
         drain(db)
@@ -256,8 +256,8 @@ def main() -> None:
             f" (target <= 2 s); {still} still received 10 s after the burst (target 0)"
         )
     print(
-        f"secondary, inside our own app: POST {rate:.0f} req/s (p99 {p99:.1f} ms) vs no-op {noop_rate:.0f} req/s"
-        f" (p99 {noop_p99:.1f} ms): {rate / noop_rate:.2f}x"
+        f"secondary, inside our own app: POST {inside_rate:.0f} req/s (p99 {inside_p99:.1f} ms) vs no-op"
+        f" {noop_rate:.0f} req/s (p99 {noop_p99:.1f} ms): {inside_rate / noop_rate:.2f}x"
     )
     # wrk does not count requests still in flight when it stops, so the store may hold a few more than that.
     lost = max(0, posted - stored)
