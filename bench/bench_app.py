@@ -17,7 +17,8 @@ def create() -> FastAPI:
     settings, config = load()
     store = Store.from_settings(settings)
     # HEALER_BENCH_TRIAGE=0 leaves the triage worker out, to see what it costs intake.
-    app = build_app(settings, config, store, run_triage=os.environ.get("HEALER_BENCH_TRIAGE", "1") != "0")
+    run_triage = os.environ.get("HEALER_BENCH_TRIAGE", "1") != "0"
+    app = build_app(settings, config, store, run_triage=run_triage, triage_process=True)
 
     @app.post("/_bench/noop", status_code=202)
     async def noop(request: Request) -> JSONResponse:

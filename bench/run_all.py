@@ -19,7 +19,7 @@ BENCHES: dict[str, tuple[str, list[str], list[str]]] = {
     "classifier": ("bench_classifier.py", [], []),
     "mcp-startup": ("bench_mcp_startup.py", [], ["--runs", "5"]),
     "mcp-pending": ("bench_mcp_pending.py", [], ["--incidents", "20000", "--calls", "100"]),
-    "ingest": ("bench_ingest.py", [], ["--seconds", "4", "--rounds", "1"]),
+    "ingest": ("bench_ingest.py", [], ["--seconds", "4", "--rounds", "1", "--burst", "6"]),
     "alerts": ("bench_alerts.py", [], ["--requests", "500"]),
     "fixer": ("bench_fixer.py", [], ["--runs", "5"]),
     "similar": ("bench_similar.py", [], ["--incidents", "20000", "--calls", "100"]),

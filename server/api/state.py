@@ -16,6 +16,7 @@ from server.settings import Settings
 from server.sources.intake import AlertIntake
 from server.store import Store
 from server.store.writer import GroupCommitter
+from server.triage.process import TriageProcess
 from server.triage.worker import TriageWorker
 
 #: The largest row id a database column holds (signed 64 bits): larger `after=` values are refused (422).
@@ -35,7 +36,7 @@ class AppState:
     settings: Settings
     config: HealerConfig
     store: Store
-    triage: TriageWorker | None = None
+    triage: TriageWorker | TriageProcess | None = None
     alerts: AlertIntakeState | None = None
     reviews: ReviewWorker | None = None
     deployments: DeploymentsConfig | None = None

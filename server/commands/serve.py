@@ -45,11 +45,13 @@ def build_app(
     port: int = 8080,
     run_triage: bool = True,
     environ: Mapping[str, str] | None = None,
+    triage_process: bool = False,
 ) -> FastAPI:
     from mcp.server.transport_security import TransportSecuritySettings
 
     from server.api.app import create_app
     from server.api.state import AppState
+    from server.triage.process import TriageProcess
     from server.triage.worker import TriageWorker
     from tools.runtime import Runtime
     from tools.server import build_server
@@ -63,7 +65,12 @@ def build_app(
     def intake_load() -> int:
         return max(store.committer.load(), intake.committer.load())
 
-    triage = TriageWorker(store, rules.decide, approval=rules.approval, intake_load=intake_load) if run_triage else None
+    triage: TriageWorker | TriageProcess | None = None
+    if run_triage and triage_process:
+        # Its own process: routing the backlog takes a core intake's interpreter does not use.
+        triage = TriageProcess(settings.resolved_database_url, config, synchronous=settings.sqlite_synchronous)
+    elif run_triage:
+        triage = TriageWorker(store, rules.decide, approval=rules.approval, intake_load=intake_load)
     from server.review_worker import ReviewWorker
 
     reviews = (
@@ -116,6 +123,8 @@ def build_app(
             jobs.append(lambda: background(sender.run))
     # Before anything is served: every text the server stores or shows is redacted of its own secrets.
     hold_secrets(held)
+    if isinstance(triage, TriageProcess):
+        triage.held_secrets = list(held)
     app = create_app(
         AppState(
             settings=settings,
@@ -223,7 +232,9 @@ def run(args: argparse.Namespace) -> int:
 
     recover(store, settings.home / "workspaces")  # fixes and attempt directories of processes that died
     try:
-        app = build_app(settings, config, store, host=args.host, port=args.port, environ=os.environ)
+        app = build_app(
+            settings, config, store, host=args.host, port=args.port, environ=os.environ, triage_process=True
+        )
     except HealerError as exc:
         fail(exc.message)
     from server.heap import settle_for_serving

@@ -50,9 +50,16 @@ def _label_link(labels: dict[str, str] | None, *keys: str) -> str | None:
 def enqueue_for_transition(
     connection: Connection, row: AnyRow, frm: Status, to: Status, *, now: datetime, detail: dict[str, Any]
 ) -> None:
+    found = outbox_row(row, frm, to, now=now, detail=detail)
+    if found is not None:
+        enqueue_rows(connection, [found])
+
+
+def outbox_row(row: AnyRow, frm: Status, to: Status, *, now: datetime, detail: dict[str, Any]) -> dict[str, Any] | None:
+    """The outbox row announcing a move, or None when the move is not news."""
     kind = kind_for(frm, to, row.severity)
     if kind is None:
-        return
+        return None
     incident_id = format_incident_id(row.pk, row.created_at)
     text = detail.get("why") or detail.get("error") or detail.get("reason")
     payload = {
@@ -73,10 +80,23 @@ def enqueue_for_transition(
         "occurred_at": now.isoformat(),
     }
     ident = event_id(incident_id, kind, now, discriminator=f"{frm.value}>{to.value}")
-    exists = connection.execute(select(outbox.c.id).where(outbox.c.event_id == ident)).first()
-    if exists is None:
-        connection.execute(
-            insert(outbox).values(
-                event_id=ident, incident_pk=row.pk, kind=kind.value, payload=payload, created_at=now, expanded=False
-            )
-        )
+    return {
+        "event_id": ident,
+        "incident_pk": row.pk,
+        "kind": kind.value,
+        "payload": payload,
+        "created_at": now,
+        "expanded": False,
+    }
+
+
+def enqueue_rows(connection: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert outbox rows (as outbox_row makes them) in one statement, skipping events already queued."""
+    if not rows:
+        return
+    wanted = {row["event_id"]: row for row in rows}
+    queued = connection.execute(select(outbox.c.event_id).where(outbox.c.event_id.in_(list(wanted)))).scalars()
+    for ident in queued:
+        wanted.pop(ident, None)
+    if wanted:
+        connection.execute(insert(outbox), list(wanted.values()))

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 
 # BIGINT on PostgreSQL, INTEGER (the rowid alias that autoincrements) on SQLite.
@@ -116,6 +117,14 @@ incidents = Table(
     # The dashboard's list: newest first within a service, and "recently seen" (migration 0008).
     Index("ix_incidents_service_pk", "service", "pk"),
     Index("ix_incidents_last_seen_pk", "last_seen", "pk"),
+    # Triage's backlog, worst first then oldest: only received rows are in it (migration 0015).
+    Index(
+        "ix_incidents_received",
+        "severity",
+        "pk",
+        sqlite_where=text("status = 'received'"),
+        postgresql_where=text("status = 'received'"),
+    ),
 )
 
 timeline = Table(

@@ -17,15 +17,14 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert
 
 from server import search, similar
-from server.errors import Conflict
 from server.models import Incident, Severity, Status
 from server.store import Store, writes
 from server.store.rows import AnyRow, public_id, to_incident
-from server.store.schema import incidents
 from server.store.triage_schema import verdicts
+from server.triage import batch
 from server.triage.approval import ApprovalPolicy
 
 log = logging.getLogger(__name__)
@@ -58,30 +57,22 @@ def triage_received(
     *,
     approval: ApprovalPolicy | None = None,
     limit: int = 200,
-    chunk: int = 5,
 ) -> int:
-    """Triage up to ``limit`` received incidents; returns how many moved.
+    """Triage up to ``limit`` received incidents, most severe then oldest first; returns how many moved.
 
     The decisions are made outside any write transaction (classifying is the slow part), then
-    written ``chunk`` at a time, so intake never waits long for the write lock. Each move is
-    conditional on the incident still being received: another worker or replica that got there
-    first wins, and this one skips it.
+    the whole batch is written in one short transaction of a few statements (server.triage.batch),
+    so intake never waits long for the write lock. Only incidents still received move: another
+    worker or replica that got there first wins, and this one skips them.
     """
     now = store.clock.now()
     with store.read() as connection:
-        query = select(incidents).where(incidents.c.status == Status.received.value).order_by(incidents.c.pk)
-        rows = connection.execute(query.limit(limit)).all()
+        rows = batch.backlog(connection, limit)
+    if not rows:
+        return 0
     decided = [(row, decide(to_incident(row))) for row in rows]
-    moved = 0
-    for start in range(0, len(decided), chunk):
-        with store.write() as connection:
-            for row, decision in decided[start : start + chunk]:
-                try:
-                    route(connection, row, decision, now, approval)
-                except Conflict:
-                    continue  # triaged meanwhile by someone else; nothing of this one was written
-                moved += 1
-    return moved
+    with store.write() as connection:
+        return batch.route_batch(connection, decided, now, approval)
 
 
 def route(
@@ -131,6 +122,10 @@ def route(
 #: Intake is saturated when this many writes share a commit: requests are queueing behind each other.
 SATURATED_BATCH = 8
 
+#: The longest triage waits between two rounds, however busy intake is: the next round takes the
+#: most severe received incident first, so a critical one posted mid-storm is routed within about this.
+MAX_PAUSE = 1.0
+
 
 def pause_after(elapsed: float, intake_load: int) -> float:
     """Seconds to wait after a triage round that took ``elapsed``, given intake's load.
@@ -138,12 +133,13 @@ def pause_after(elapsed: float, intake_load: int) -> float:
     Accepting what arrives comes first (it is what a 202 promises). While intake is busy triage
     takes a quarter of the time; while requests queue behind each commit it takes a fiftieth,
     since every moment it holds the interpreter is one the intake cannot answer in. It never
-    stops, and catches up once intake is quiet.
+    waits longer than MAX_PAUSE, and catches up once intake is quiet. (`healer serve` runs triage
+    in a process of its own instead, server.triage.process, where it needs no such share.)
     """
     if intake_load <= 0:
         return 0.0
     share = 0.02 if intake_load >= SATURATED_BATCH else 0.25
-    return elapsed * (1 - share) / share
+    return min(MAX_PAUSE, elapsed * (1 - share) / share)
 
 
 class TriageWorker:
