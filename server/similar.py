@@ -12,13 +12,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import BindParameter, Connection, bindparam, select
+from sqlalchemy import BindParameter, Connection, bindparam, delete, insert, select
 
 from server import search
-from server.models import StackFrame, Status
+from server.errors import IncidentNotFound
+from server.models import StackFrame, Status, parse_incident_id
 from server.store import queries
 from server.store.rows import public_id
 from server.store.schema import incidents, timeline
+from server.store.similar_schema import incident_similar
 
 Outcome = Literal["verified", "regressed", "fix_rejected", "escalated", "open"]
 
@@ -31,6 +33,11 @@ _FIX_EVENTS = (
     select(timeline.c.incident_pk, timeline.c.event, timeline.c.detail)
     .where(timeline.c.incident_pk.in_(_PKS), timeline.c.event.in_(("pr_opened", "pr_updated", "regressed")))
     .order_by(timeline.c.id)
+)
+_REMEMBERED = (
+    select(incidents.c.created_at, incident_similar.c.candidates)
+    .select_from(incidents.outerjoin(incident_similar, incident_similar.c.incident_pk == incidents.c.pk))
+    .where(incidents.c.pk == bindparam("pk"))
 )
 
 
@@ -77,21 +84,40 @@ def _outcome(status: Status, events: set[str]) -> Outcome:
     return "open"
 
 
-def find(connection: Connection, row: Any, *, limit: int = 3) -> list[SimilarIncident]:
-    """Up to ``limit`` earlier incidents like ``row``, best first."""
+def candidates(connection: Connection, row: Any) -> list[tuple[int, float]]:
+    """The earlier incidents whose text matches ``row``'s, as (pk, score) best first: its repeats
+    when the fault came back often enough (all equally relevant), else the index's ranked matches."""
     doc = document_for(row)
     found = search.repeats(connection, doc, before_pk=row.pk)
     if len(found) >= search.REPEATS_ENOUGH:
-        # Repeats of the same fault are the answer, all equally relevant: a verified fix goes first.
-        candidates = [(repeat.pk, 1.0) for repeat in found]
-        rows = {repeat.pk: repeat for repeat in found}
-    else:
-        candidates = search.nearest(connection, doc, before_pk=row.pk)
-        if not candidates:
-            return []
-        rows = {r.pk: r for r in connection.execute(_ROWS, {"pks": [pk for pk, _ in candidates]}).all()}
+        return [(repeat.pk, 1.0) for repeat in found]
+    return search.nearest(connection, doc, before_pk=row.pk)
+
+
+def index(connection: Connection, row: Any) -> None:
+    """Index an incident and remember its candidates, in the caller's transaction (at triage).
+
+    Its own text does not change afterwards, and only earlier incidents can match it, so its matches
+    are found here once; reads fetch what became of them by primary key (``for_incident``)."""
+    search.index_incident(connection, row.pk, document_for(row))
+    pairs = [[pk, score] for pk, score in candidates(connection, row)]
+    table = incident_similar
+    connection.execute(delete(table).where(table.c.incident_pk == row.pk))
+    connection.execute(insert(table).values(incident_pk=row.pk, candidates=pairs))
+
+
+def find(connection: Connection, row: Any, *, limit: int = 3) -> list[SimilarIncident]:
+    """Up to ``limit`` earlier incidents like ``row``, best first, searched now."""
+    return described(connection, candidates(connection, row), limit=limit)
+
+
+def described(connection: Connection, found: list[tuple[int, float]], *, limit: int = 3) -> list[SimilarIncident]:
+    """The chosen ``limit`` of candidates with what became of each, read now: status, fix, pull request."""
+    if not found:
+        return []
+    rows = {r.pk: r for r in connection.execute(_ROWS, {"pks": [pk for pk, _ in found]}).all()}
     # Ranking needs each candidate's status (verified or not); fixes are read for the chosen few.
-    scored = [(pk, score, Status(rows[pk].status).value) for pk, score in candidates if pk in rows]
+    scored = [(pk, score, Status(rows[pk].status).value) for pk, score in found if pk in rows]
     chosen = search.rank(scored, limit=limit)
     if not chosen:
         return []
@@ -109,18 +135,18 @@ def find(connection: Connection, row: Any, *, limit: int = 3) -> list[SimilarInc
     best = max(score for _, score, _ in scored)
     out: list[SimilarIncident] = []
     for pk, score, _ in chosen:
-        found, fix = rows[pk], fixes.get(pk, {})
+        match, fix = rows[pk], fixes.get(pk, {})
         out.append(
             SimilarIncident(
-                id=public_id(found),
-                title=found.title,
-                service=found.service,
-                status=Status(found.status),
-                outcome=_outcome(Status(found.status), events[pk]),
+                id=public_id(match),
+                title=match.title,
+                service=match.service,
+                status=Status(match.status),
+                outcome=_outcome(Status(match.status), events[pk]),
                 root_cause=fix.get("explanation"),
                 pr_title=fix.get("summary"),
-                pr_url=found.pr_url,
-                pr_number=found.pr_number,
+                pr_url=match.pr_url,
+                pr_number=match.pr_number,
                 changed_files=list(fix.get("files") or []),
                 score=round(score / best, 3) if best else 0.0,
             )
@@ -156,5 +182,17 @@ def reindex(connection: Connection, pk: int) -> None:
 
 
 def for_incident(connection: Connection, incident_id: str, *, limit: int = 3) -> list[SimilarIncident]:
-    """Similar earlier incidents of the incident with this public id (``IncidentNotFound`` if none)."""
-    return find(connection, queries.incident_row(connection, incident_id), limit=limit)
+    """Similar earlier incidents of the incident with this public id (``IncidentNotFound`` if none).
+
+    The candidates found when it was indexed, with their current outcomes; an incident indexed
+    before candidates were remembered (or not triaged yet) is searched now."""
+    parsed = parse_incident_id(incident_id)
+    if parsed is None:
+        raise IncidentNotFound(incident_id)
+    day, pk = parsed
+    row = connection.execute(_REMEMBERED, {"pk": pk}).first()
+    if row is None or f"{row.created_at:%Y%m%d}" != day:
+        raise IncidentNotFound(incident_id)
+    if row.candidates is None:
+        return find(connection, queries.incident_row(connection, incident_id), limit=limit)
+    return described(connection, [(int(pk), float(score)) for pk, score in row.candidates], limit=limit)

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, insert, select
 
-from server import search, similar
+from server import similar
 from server.errors import Conflict
 from server.models import Incident, Severity, Status
 from server.store import Store, writes
@@ -111,7 +111,7 @@ def route(
         connection.execute(insert(verdicts).values(incident_pk=row.pk, at=now, **decision.verdict))
     routed = writes.transition(connection, ident, decision.status, now=now, actor="system", row=triaged)
     # Indexed once classified (the category is known), in the same transaction as the move.
-    search.index_incident(connection, row.pk, similar.document_for(routed))
+    similar.index(connection, routed)
     if decision.status == Status.awaiting_approval:
         from server import approvals
 
