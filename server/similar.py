@@ -34,10 +34,11 @@ _FIX_EVENTS = (
     .where(timeline.c.incident_pk.in_(_PKS), timeline.c.event.in_(("pr_opened", "pr_updated", "regressed")))
     .order_by(timeline.c.id)
 )
+# The remembered candidates with their current rows, and the incident's own row (score NULL).
 _REMEMBERED = (
-    select(incidents.c.created_at, incident_similar.c.candidates)
-    .select_from(incidents.outerjoin(incident_similar, incident_similar.c.incident_pk == incidents.c.pk))
-    .where(incidents.c.pk == bindparam("pk"))
+    select(*search.SHOWN, incident_similar.c.score)
+    .join_from(incident_similar, incidents, incidents.c.pk == incident_similar.c.candidate_pk)
+    .where(incident_similar.c.incident_pk == bindparam("pk"))
 )
 
 
@@ -100,27 +101,30 @@ def index(connection: Connection, row: Any) -> None:
     Its own text does not change afterwards, and only earlier incidents can match it, so its matches
     are found here once; reads fetch what became of them by primary key (``for_incident``)."""
     search.index_incident(connection, row.pk, document_for(row))
-    pairs = [[pk, score] for pk, score in candidates(connection, row)]
+    found = [{"candidate_pk": pk, "score": score} for pk, score in candidates(connection, row)]
     table = incident_similar
     connection.execute(delete(table).where(table.c.incident_pk == row.pk))
-    connection.execute(insert(table).values(incident_pk=row.pk, candidates=pairs))
+    connection.execute(insert(table).values(incident_pk=row.pk), [{"candidate_pk": row.pk, "score": None}, *found])
 
 
 def find(connection: Connection, row: Any, *, limit: int = 3) -> list[SimilarIncident]:
     """Up to ``limit`` earlier incidents like ``row``, best first, searched now."""
-    return described(connection, candidates(connection, row), limit=limit)
-
-
-def described(connection: Connection, found: list[tuple[int, float]], *, limit: int = 3) -> list[SimilarIncident]:
-    """The chosen ``limit`` of candidates with what became of each, read now: status, fix, pull request."""
+    found = candidates(connection, row)
     if not found:
         return []
     rows = {r.pk: r for r in connection.execute(_ROWS, {"pks": [pk for pk, _ in found]}).all()}
-    # Ranking needs each candidate's status (verified or not); fixes are read for the chosen few.
-    scored = [(pk, score, Status(rows[pk].status).value) for pk, score in found if pk in rows]
-    chosen = search.rank(scored, limit=limit)
-    if not chosen:
+    return described(connection, [(rows[pk], score) for pk, score in found if pk in rows], limit=limit)
+
+
+def described(connection: Connection, found: list[tuple[Any, float]], *, limit: int = 3) -> list[SimilarIncident]:
+    """The chosen ``limit`` of candidates (their rows, ``search.SHOWN``, and scores) with what became of
+    each: outcome, fix and pull request."""
+    if not found:
         return []
+    rows = {row.pk: row for row, _ in found}
+    # Ranking needs each candidate's status (verified or not); fixes are read for the chosen few.
+    scored = [(row.pk, score, row.status) for row, score in found]
+    chosen = search.rank(scored, limit=limit)
     pks = [pk for pk, _, _ in chosen]
     fixes: dict[int, dict[str, Any]] = {}
     events: dict[int, set[str]] = {pk: set() for pk in pks}
@@ -136,13 +140,14 @@ def described(connection: Connection, found: list[tuple[int, float]], *, limit: 
     out: list[SimilarIncident] = []
     for pk, score, _ in chosen:
         match, fix = rows[pk], fixes.get(pk, {})
+        status = Status(match.status)
         out.append(
             SimilarIncident(
                 id=public_id(match),
                 title=match.title,
                 service=match.service,
-                status=Status(match.status),
-                outcome=_outcome(Status(match.status), events[pk]),
+                status=status,
+                outcome=_outcome(status, events[pk]),
                 root_cause=fix.get("explanation"),
                 pr_title=fix.get("summary"),
                 pr_url=match.pr_url,
@@ -190,9 +195,10 @@ def for_incident(connection: Connection, incident_id: str, *, limit: int = 3) ->
     if parsed is None:
         raise IncidentNotFound(incident_id)
     day, pk = parsed
-    row = connection.execute(_REMEMBERED, {"pk": pk}).first()
-    if row is None or f"{row.created_at:%Y%m%d}" != day:
-        raise IncidentNotFound(incident_id)
-    if row.candidates is None:
+    rows = connection.execute(_REMEMBERED, {"pk": pk}).all()
+    own = next((row for row in rows if row.pk == pk), None)
+    if own is None:
         return find(connection, queries.incident_row(connection, incident_id), limit=limit)
-    return described(connection, [(int(pk), float(score)) for pk, score in row.candidates], limit=limit)
+    if f"{own.created_at:%Y%m%d}" != day:
+        raise IncidentNotFound(incident_id)
+    return described(connection, [(row, row.score) for row in rows if row.pk != pk], limit=limit)

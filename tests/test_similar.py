@@ -191,9 +191,9 @@ def test_matches_are_found_at_triage_and_read_with_their_current_outcome(store: 
     with store.read() as connection:
         first_pk, later_pk = (queries.incident_row(connection, ident).pk for ident in (first, later))
         remembered = connection.execute(
-            select(incident_similar.c.candidates).where(incident_similar.c.incident_pk == later_pk)
-        ).scalar()
-    assert [pk for pk, _ in remembered] == [first_pk]
+            select(incident_similar.c.candidate_pk).where(incident_similar.c.incident_pk == later_pk)
+        ).scalars()
+        assert sorted(remembered) == [first_pk, later_pk]  # its match, and itself: "searched"
     with store.read() as connection:
         assert [m.outcome for m in similar.for_incident(connection, later)] == ["open"]
 

@@ -26,14 +26,15 @@ def upgrade() -> None:
     op.create_table(
         "incident_similar",
         sa.Column("incident_pk", BigId, nullable=False),
-        sa.Column("candidates", sa.JSON(), nullable=False),
+        sa.Column("candidate_pk", BigId, nullable=False),
+        sa.Column("score", sa.Float(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["incident_pk"],
-            ["incidents.pk"],
-            name="fk_incident_similar_incident_pk_incidents",
-            ondelete="CASCADE",
+            ["incident_pk"], ["incidents.pk"], name="fk_incident_similar_incident_pk_incidents", ondelete="CASCADE"
         ),
-        sa.PrimaryKeyConstraint("incident_pk", name="pk_incident_similar"),
+        sa.ForeignKeyConstraint(
+            ["candidate_pk"], ["incidents.pk"], name="fk_incident_similar_candidate_pk_incidents", ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("incident_pk", "candidate_pk", name="pk_incident_similar"),
     )
 
 
