@@ -239,7 +239,7 @@ def register_reading(mcp: MCPServer, runtime: Runtime) -> None:
     def get_incident_details(
         incident_id: IncidentIdArg,
         similar: Annotated[
-            bool, Field(description="Include similar past incidents; false skips the index query.")
+            bool, Field(description="Include similar past incidents; false skips reading them.")
         ] = True,
     ) -> Annotated[CallToolResult, IncidentDetails]:
         """Everything known about one incident: normalized fields, the redacted log excerpt, stack frames
