@@ -9,16 +9,16 @@ dashboard) only render what comes out.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 from sqlalchemy import BindParameter, Connection, bindparam, delete, insert, select
 
 from server import search
 from server.errors import IncidentNotFound
-from server.models import StackFrame, Status, parse_incident_id
+from server.models import StackFrame, Status, format_incident_id_on, parse_incident_id
 from server.store import queries
-from server.store.rows import public_id
+from server.store.driver import RawSelect, json_time
 from server.store.schema import incidents, timeline
 from server.store.similar_schema import incident_similar
 
@@ -34,12 +34,27 @@ _FIX_EVENTS = (
     .where(timeline.c.incident_pk.in_(_PKS), timeline.c.event.in_(("pr_opened", "pr_updated", "regressed")))
     .order_by(timeline.c.id)
 )
-# The remembered candidates with their current rows, and the incident's own row (score NULL).
-_REMEMBERED = (
+# The remembered candidates with their current rows, and the incident's own row (score NULL). Read
+# as plain tuples (server.store.driver): SQLAlchemy's processing of 21 rows cost about as much as
+# the query.
+_REMEMBERED = RawSelect(
     select(*search.SHOWN, incident_similar.c.score)
     .join_from(incident_similar, incidents, incidents.c.pk == incident_similar.c.candidate_pk)
     .where(incident_similar.c.incident_pk == bindparam("pk"))
 )
+
+
+class _Match(NamedTuple):
+    """A candidate's row (the columns of ``search.SHOWN``, in order) and its score."""
+
+    pk: int
+    created_at: Any  # as the driver or SQLAlchemy returns it: text, or a datetime
+    title: str
+    service: str
+    status: str
+    pr_url: str | None
+    pr_number: int | None
+    score: float
 
 
 class SimilarIncident(BaseModel):
@@ -113,17 +128,16 @@ def find(connection: Connection, row: Any, *, limit: int = 3) -> list[SimilarInc
     if not found:
         return []
     rows = {r.pk: r for r in connection.execute(_ROWS, {"pks": [pk for pk, _ in found]}).all()}
-    return described(connection, [(rows[pk], score) for pk, score in found if pk in rows], limit=limit)
+    return described(connection, [_Match(*rows[pk], score) for pk, score in found if pk in rows], limit=limit)
 
 
-def described(connection: Connection, found: list[tuple[Any, float]], *, limit: int = 3) -> list[SimilarIncident]:
-    """The chosen ``limit`` of candidates (their rows, ``search.SHOWN``, and scores) with what became of
-    each: outcome, fix and pull request."""
+def described(connection: Connection, found: list[_Match], *, limit: int = 3) -> list[SimilarIncident]:
+    """The chosen ``limit`` of candidates with what became of each: outcome, fix and pull request."""
     if not found:
         return []
-    rows = {row.pk: row for row, _ in found}
+    rows = {match.pk: match for match in found}
     # Ranking needs each candidate's status (verified or not); fixes are read for the chosen few.
-    scored = [(row.pk, score, row.status) for row, score in found]
+    scored = [(match.pk, match.score, match.status) for match in found]
     chosen = search.rank(scored, limit=limit)
     pks = [pk for pk, _, _ in chosen]
     fixes: dict[int, dict[str, Any]] = {}
@@ -143,7 +157,7 @@ def described(connection: Connection, found: list[tuple[Any, float]], *, limit: 
         status = Status(match.status)
         out.append(
             SimilarIncident(
-                id=public_id(match),
+                id=format_incident_id_on(pk, json_time(match.created_at) or ""),
                 title=match.title,
                 service=match.service,
                 status=status,
@@ -195,10 +209,11 @@ def for_incident(connection: Connection, incident_id: str, *, limit: int = 3) ->
     if parsed is None:
         raise IncidentNotFound(incident_id)
     day, pk = parsed
-    rows = connection.execute(_REMEMBERED, {"pk": pk}).all()
+    rows = [_Match(*row) for row in _REMEMBERED.rows(connection, {"pk": pk})]
     own = next((row for row in rows if row.pk == pk), None)
     if own is None:
         return find(connection, queries.incident_row(connection, incident_id), limit=limit)
-    if f"{own.created_at:%Y%m%d}" != day:
+    created = json_time(own.created_at) or ""
+    if created[0:4] + created[5:7] + created[8:10] != day:
         raise IncidentNotFound(incident_id)
-    return described(connection, [(row, row.score) for row in rows if row.pk != pk], limit=limit)
+    return described(connection, [row for row in rows if row.pk != pk], limit=limit)
