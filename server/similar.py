@@ -9,16 +9,18 @@ dashboard) only render what comes out.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
-from sqlalchemy import BindParameter, Connection, bindparam, select
+from sqlalchemy import BindParameter, Connection, bindparam, delete, insert, select
 
 from server import search
-from server.models import StackFrame, Status
+from server.errors import IncidentNotFound
+from server.models import StackFrame, Status, format_incident_id_on, parse_incident_id
 from server.store import queries
-from server.store.rows import public_id
+from server.store.driver import RawSelect, json_time
 from server.store.schema import incidents, timeline
+from server.store.similar_schema import incident_similar
 
 Outcome = Literal["verified", "regressed", "fix_rejected", "escalated", "open"]
 
@@ -32,6 +34,27 @@ _FIX_EVENTS = (
     .where(timeline.c.incident_pk.in_(_PKS), timeline.c.event.in_(("pr_opened", "pr_updated", "regressed")))
     .order_by(timeline.c.id)
 )
+# The remembered candidates with their current rows, and the incident's own row (score NULL). Read
+# as plain tuples (server.store.driver): SQLAlchemy's processing of 21 rows cost about as much as
+# the query.
+_REMEMBERED = RawSelect(
+    select(*search.SHOWN, incident_similar.c.score)
+    .join_from(incident_similar, incidents, incidents.c.pk == incident_similar.c.candidate_pk)
+    .where(incident_similar.c.incident_pk == bindparam("pk"))
+)
+
+
+class _Match(NamedTuple):
+    """A candidate's row (the columns of ``search.SHOWN``, in order) and its score."""
+
+    pk: int
+    created_at: Any  # as the driver or SQLAlchemy returns it: text, or a datetime
+    title: str
+    service: str
+    status: str
+    pr_url: str | None
+    pr_number: int | None
+    score: float
 
 
 class SimilarIncident(BaseModel):
@@ -77,24 +100,57 @@ def _outcome(status: Status, events: set[str]) -> Outcome:
     return "open"
 
 
-def find(connection: Connection, row: Any, *, limit: int = 3) -> list[SimilarIncident]:
-    """Up to ``limit`` earlier incidents like ``row``, best first."""
+def candidates(connection: Connection, row: Any) -> list[tuple[int, float]]:
+    """The earlier incidents whose text matches ``row``'s, as (pk, score) best first: its repeats
+    when the fault came back often enough (all equally relevant), else the index's ranked matches."""
     doc = document_for(row)
     found = search.repeats(connection, doc, before_pk=row.pk)
     if len(found) >= search.REPEATS_ENOUGH:
-        # Repeats of the same fault are the answer, all equally relevant: a verified fix goes first.
-        candidates = [(repeat.pk, 1.0) for repeat in found]
-        rows = {repeat.pk: repeat for repeat in found}
-    else:
-        candidates = search.nearest(connection, doc, before_pk=row.pk)
-        if not candidates:
-            return []
-        rows = {r.pk: r for r in connection.execute(_ROWS, {"pks": [pk for pk, _ in candidates]}).all()}
-    # Ranking needs each candidate's status (verified or not); fixes are read for the chosen few.
-    scored = [(pk, score, Status(rows[pk].status).value) for pk, score in candidates if pk in rows]
-    chosen = search.rank(scored, limit=limit)
-    if not chosen:
+        return [(repeat.pk, 1.0) for repeat in found]
+    return search.nearest(connection, doc, before_pk=row.pk)
+
+
+def index(connection: Connection, row: Any) -> None:
+    """Index an incident and remember its candidates, in the caller's transaction (at triage).
+
+    Its own text does not change afterwards, and only earlier incidents can match it, so its matches
+    are found here once; reads fetch what became of them by primary key (``for_incident``)."""
+    search.index_incident(connection, row.pk, document_for(row))
+    remember(connection, {row.pk: candidates(connection, row)})
+
+
+def remember(connection: Connection, found: dict[int, list[tuple[int, float]]]) -> None:
+    """Keep each incident's candidates (pk -> [(candidate pk, score)]), with its own row marking it searched."""
+    if not found:
+        return
+    table = incident_similar
+    connection.execute(delete(table).where(table.c.incident_pk.in_(list(found))))
+    rows: list[dict[str, Any]] = [{"incident_pk": pk, "candidate_pk": pk, "score": None} for pk in found]
+    rows += [
+        {"incident_pk": pk, "candidate_pk": candidate, "score": score}
+        for pk, matches in found.items()
+        for candidate, score in matches
+    ]
+    connection.execute(insert(table), rows)
+
+
+def find(connection: Connection, row: Any, *, limit: int = 3) -> list[SimilarIncident]:
+    """Up to ``limit`` earlier incidents like ``row``, best first, searched now."""
+    found = candidates(connection, row)
+    if not found:
         return []
+    rows = {r.pk: r for r in connection.execute(_ROWS, {"pks": [pk for pk, _ in found]}).all()}
+    return described(connection, [_Match(*rows[pk], score) for pk, score in found if pk in rows], limit=limit)
+
+
+def described(connection: Connection, found: list[_Match], *, limit: int = 3) -> list[SimilarIncident]:
+    """The chosen ``limit`` of candidates with what became of each: outcome, fix and pull request."""
+    if not found:
+        return []
+    rows = {match.pk: match for match in found}
+    # Ranking needs each candidate's status (verified or not); fixes are read for the chosen few.
+    scored = [(match.pk, match.score, match.status) for match in found]
+    chosen = search.rank(scored, limit=limit)
     pks = [pk for pk, _, _ in chosen]
     fixes: dict[int, dict[str, Any]] = {}
     events: dict[int, set[str]] = {pk: set() for pk in pks}
@@ -109,18 +165,19 @@ def find(connection: Connection, row: Any, *, limit: int = 3) -> list[SimilarInc
     best = max(score for _, score, _ in scored)
     out: list[SimilarIncident] = []
     for pk, score, _ in chosen:
-        found, fix = rows[pk], fixes.get(pk, {})
+        match, fix = rows[pk], fixes.get(pk, {})
+        status = Status(match.status)
         out.append(
             SimilarIncident(
-                id=public_id(found),
-                title=found.title,
-                service=found.service,
-                status=Status(found.status),
-                outcome=_outcome(Status(found.status), events[pk]),
+                id=format_incident_id_on(pk, json_time(match.created_at) or ""),
+                title=match.title,
+                service=match.service,
+                status=status,
+                outcome=_outcome(status, events[pk]),
                 root_cause=fix.get("explanation"),
                 pr_title=fix.get("summary"),
-                pr_url=found.pr_url,
-                pr_number=found.pr_number,
+                pr_url=match.pr_url,
+                pr_number=match.pr_number,
                 changed_files=list(fix.get("files") or []),
                 score=round(score / best, 3) if best else 0.0,
             )
@@ -156,5 +213,19 @@ def reindex(connection: Connection, pk: int) -> None:
 
 
 def for_incident(connection: Connection, incident_id: str, *, limit: int = 3) -> list[SimilarIncident]:
-    """Similar earlier incidents of the incident with this public id (``IncidentNotFound`` if none)."""
-    return find(connection, queries.incident_row(connection, incident_id), limit=limit)
+    """Similar earlier incidents of the incident with this public id (``IncidentNotFound`` if none).
+
+    The candidates found when it was indexed, with their current outcomes; an incident indexed
+    before candidates were remembered (or not triaged yet) is searched now."""
+    parsed = parse_incident_id(incident_id)
+    if parsed is None:
+        raise IncidentNotFound(incident_id)
+    day, pk = parsed
+    rows = [_Match(*row) for row in _REMEMBERED.rows(connection, {"pk": pk})]
+    own = next((row for row in rows if row.pk == pk), None)
+    if own is None:
+        return find(connection, queries.incident_row(connection, incident_id), limit=limit)
+    created = json_time(own.created_at) or ""
+    if created[0:4] + created[5:7] + created[8:10] != day:
+        raise IncidentNotFound(incident_id)
+    return described(connection, [row for row in rows if row.pk != pk], limit=limit)

@@ -172,3 +172,39 @@ def test_a_fault_seen_many_times_lists_its_verified_fix_first(store: Store) -> N
     assert found[0].outcome == "verified" and found[0].pr_number == 7 and found[0].title == fault["title"]
     assert [match.outcome for match in found[1:]] == ["open", "open"]
     assert {match.score for match in found} == {1.0}
+
+
+def test_matches_are_found_at_triage_and_read_with_their_current_outcome(store: Store) -> None:
+    """An incident's text does not change after triage, so its matches are found then and kept;
+    a read fetches what became of them since (here a fix verified after the later report came in)."""
+    from sqlalchemy import delete, select
+
+    from server.store.similar_schema import incident_similar
+
+    error = "ValueError: invalid literal for int() with base 10 in parse_quantity(cart line)"
+    first = _report(store, {"service": "cart", "title": "quantity parsing fails", "error": error})
+    triage_received(store)
+    store.claim(first, agent="fixer")
+    store.report_fix(first, agent="fixer", outcome="success", pr_url="https://x.example/o/r/pull/9")
+    later = _report(store, {"service": "cart", "title": "cart rejects quantity", "error": f"{error}, line 3"})
+    triage_received(store)
+    with store.read() as connection:
+        first_pk, later_pk = (queries.incident_row(connection, ident).pk for ident in (first, later))
+        remembered = connection.execute(
+            select(incident_similar.c.candidate_pk).where(incident_similar.c.incident_pk == later_pk)
+        ).scalars()
+        assert sorted(remembered) == [first_pk, later_pk]  # its match, and itself: "searched"
+    with store.read() as connection:
+        assert [m.outcome for m in similar.for_incident(connection, later)] == ["open"]
+
+    store.transition(first, Status.merged, actor="human:test")
+    store.transition(first, Status.verified, actor="monitor:test")
+    with store.read() as connection:
+        found = similar.for_incident(connection, later)
+    assert [(m.id, m.outcome, m.pr_number) for m in found] == [(first, "verified", 9)]
+
+    # Indexed before matches were kept (no row): searched at read time instead, with the same answer.
+    with store.write() as connection:
+        connection.execute(delete(incident_similar).where(incident_similar.c.incident_pk == later_pk))
+    with store.read() as connection:
+        assert similar.for_incident(connection, later) == found

@@ -191,13 +191,16 @@ def details(
 def load_details(runtime: Runtime, incident_id: str, *, similar: bool = True) -> IncidentDetails:
     from server import similar as similar_incidents
     from server.repo_context import frames_in_repo
+    from server.store import queries
 
     store = runtime.store
     incident = store.get(incident_id)
-    timeline = store.timeline(incident_id)
     past: list[PastIncident] = []
-    if similar:
-        with store.read() as connection:
+    # Similar incidents are read on the timeline's connection: opening one of their own cost a
+    # noticeable share of what they add (bench/bench_similar.py).
+    with store.read() as connection:
+        timeline = queries.timeline_of(connection, incident_id)
+        if similar:
             past = past_incidents(similar_incidents.for_incident(connection, incident_id))
     frames = incident.stack_frames
     if incident.repo and incident.repo in runtime.config.repos:
@@ -238,9 +241,7 @@ def register_reading(mcp: MCPServer, runtime: Runtime) -> None:
     @mcp.tool(annotations=READS_REMOTE)  # maps stack frames onto the repository, which may mean fetching it
     def get_incident_details(
         incident_id: IncidentIdArg,
-        similar: Annotated[
-            bool, Field(description="Include similar past incidents; false skips the index query.")
-        ] = True,
+        similar: Annotated[bool, Field(description="Include similar past incidents; false skips reading them.")] = True,
     ) -> Annotated[CallToolResult, IncidentDetails]:
         """Everything known about one incident: normalized fields, the redacted log excerpt, stack frames
         mapped to repository files, attempts, claim, pull request and recent timeline.

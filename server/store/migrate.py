@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 #: The newest migration in server/store/migrations/versions. A test pins it to Alembic's head,
 #: so start-up can skip importing Alembic (slow) when the database is already current.
-HEAD_REVISION = "0015"
+HEAD_REVISION = "0016"
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 0x4EA1E5  # any constant shared by every devops-healer process

@@ -159,7 +159,16 @@ from server.store import (  # noqa: E402
     reviews_schema,
     runs_schema,
     sessions_schema,
+    similar_schema,
     triage_schema,
 )
 
-OWNED_TABLES = (prs_schema, triage_schema, alerts_schema, reviews_schema, sessions_schema, runs_schema)
+OWNED_TABLES = (
+    prs_schema,
+    triage_schema,
+    alerts_schema,
+    reviews_schema,
+    sessions_schema,
+    runs_schema,
+    similar_schema,
+)

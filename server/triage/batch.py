@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, insert, select, text, update
@@ -54,16 +55,24 @@ def _queue_rank(status: Status, severity: str) -> int | None:
     return 5 - Severity(severity).rank if status in lifecycle.CLAIMABLE else None
 
 
+def as_routed(row: AnyRow, decision: Decision) -> SimpleNamespace:
+    """The incident's row as it will read once routed (its category known): what the search index sees."""
+    return SimpleNamespace(**{**row._mapping, **decision.updates})
+
+
 def route_batch(
     connection: Connection,
     decided: Sequence[tuple[AnyRow, Decision]],
     now: datetime,
     approval: ApprovalPolicy | None,
+    *,
+    similar_found: dict[int, list[tuple[int, float]]] | None = None,
 ) -> int:
     """Move each incident still received through triaged to its route; returns how many moved.
 
     Writes what ``worker.route`` writes for each (both timeline rows, the verdict, the search
-    entry, the notification, the approval request), in statements shared by the batch.
+    entry and the similar incidents found before the write, the notification, the approval
+    request), in statements shared by the batch.
     """
     if not decided:
         return 0
@@ -116,6 +125,8 @@ def route_batch(
     moved = {row.pk: row for row in connection.execute(select(incidents).where(incidents.c.pk.in_(won))).all()}
     # Indexed once classified (the category is known), and announced, in the same transaction as the move.
     search.index_incidents(connection, [(pk, similar.document_for(row)) for pk, row in moved.items()])
+    found = similar_found or {}
+    similar.remember(connection, {pk: found[pk] for pk in moved if pk in found})
     announced = [outbox_row(moved[row.pk], Status.triaged, d.status, now=now, detail={}) for row, d in moving]
     enqueue_rows(connection, [row for row in announced if row is not None])
     for row, decision in moving:

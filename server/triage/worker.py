@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, insert
 
-from server import search, similar
+from server import similar
 from server.models import Incident, Severity, Status
 from server.store import Store, writes
 from server.store.rows import AnyRow, public_id, to_incident
@@ -71,8 +71,11 @@ def triage_received(
     if not rows:
         return 0
     decided = [(row, decide(to_incident(row))) for row in rows]
+    with store.read() as connection:
+        # Matches are searched before the write (a ranked search can take a while on a large store).
+        found = {row.pk: similar.candidates(connection, batch.as_routed(row, d)) for row, d in decided}
     with store.write() as connection:
-        return batch.route_batch(connection, decided, now, approval)
+        return batch.route_batch(connection, decided, now, approval, similar_found=found)
 
 
 def route(
@@ -102,7 +105,7 @@ def route(
         connection.execute(insert(verdicts).values(incident_pk=row.pk, at=now, **decision.verdict))
     routed = writes.transition(connection, ident, decision.status, now=now, actor="system", row=triaged)
     # Indexed once classified (the category is known), in the same transaction as the move.
-    search.index_incident(connection, row.pk, similar.document_for(routed))
+    similar.index(connection, routed)
     if decision.status == Status.awaiting_approval:
         from server import approvals
 

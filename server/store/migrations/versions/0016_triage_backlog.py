@@ -4,8 +4,8 @@ Triage takes the worst received incidents first; a partial index holds only the 
 so reading the next batch stays a short range scan however many incidents are stored, and the
 index costs intake one entry per new incident, removed when triage moves it.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-08
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
