@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from server.commands.common import load
 from server.commands.serve import build_app
-from server.heap import settle_for_serving
+from server.common.heap import settle_for_serving
 from server.store import Store
 
 

@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench._common import ratio_line  # noqa: E402
 from server.commands.serve import build_app  # noqa: E402
+from server.common.settings import Settings  # noqa: E402
 from server.config import HealerConfig  # noqa: E402
 from server.models import Severity, Status  # noqa: E402
-from server.settings import Settings  # noqa: E402
 from server.store import Store  # noqa: E402
 from server.store.schema import incidents, timeline  # noqa: E402
 

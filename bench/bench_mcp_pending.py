@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def seed(url: str, count: int) -> None:
     from server.config import HealerConfig
-    from server.intake import normalize
+    from server.intake.reports import normalize
     from server.models import IncidentIn, Status
     from server.store import Store
     from server.store.ingest import IngestRequest, ingest_batch

@@ -30,10 +30,10 @@ FAULTS = tomllib.loads((ROOT / "tests" / "data" / "similar_incidents.toml").read
 
 
 def seed(url: str, count: int) -> list[str]:
-    from server import similar
     from server.config import HealerConfig
-    from server.intake import normalize
+    from server.intake.reports import normalize
     from server.models import IncidentIn, Status
+    from server.similar import matches as similar
     from server.store import Store, queries
     from server.store.ingest import IngestRequest, ingest_batch
 

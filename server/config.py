@@ -37,7 +37,7 @@ class RepoConfig(BaseModel):
     sandbox: Literal["required", "auto", "off"] | None = Field(
         default=None,
         description="How the test command is sandboxed; default: required off loopback, auto on it "
-        "(server/sandboxing.py).",
+        "(server/fixing/sandboxing.py).",
     )
     test_network: bool = Field(default=False, description="Let the sandboxed test command reach the network.")
 

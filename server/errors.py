@@ -45,7 +45,7 @@ is often a coding agent; the context a face may need is kept in attributes.
         ├── WebhookNotConfigured      no GitHub webhook secret, so the endpoint stays shut
         └── DeploymentsNotConfigured  no [deployments] table, so the endpoint stays shut
 
-    * in ``server.sources.errors``, the monitor sources' errors; every other class is here.
+    * in ``server.intake.sources.errors``, the monitor sources' errors; every other class is here.
 
 The fixer's own tree (``fixer.errors.FixerError``, drawn in its docstring) stays in fixer/,
 which knows nothing of this one; ``fixer.errors.PathOutsideRepo`` is the one error for a path

@@ -9,13 +9,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Mapping
 
+from server.common.credentials import secret_values, settings_secrets
+from server.common.settings import Settings
 from server.config import HealerConfig
-from server.credentials import secret_values, settings_secrets
-from server.deployments import load_deployments
 from server.errors import HealerError
+from server.intake.sources import load_sources
 from server.notify.config import load_notify
-from server.settings import Settings
-from server.sources import load_sources
+from server.review.deployments import load_deployments
 
 
 def server_secrets(settings: Settings, config: HealerConfig, environ: Mapping[str, str]) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.attempts import record_failed_attempt
+from server.fixing.attempts import record_failed_attempt
 from server.notify.outbox import enqueue_for_transition
 from server.store.hooks import StoreHooks
 

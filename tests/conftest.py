@@ -174,7 +174,7 @@ def healer_home(tmp_path: Path, payments_repo: Path) -> Path:
 
 def person_toml(login: str, token: str) -> str:
     """A ``[people.<login>]`` table whose person token is ``token``."""
-    from server.people import token_hash
+    from server.approvals.people import token_hash
 
     return f'\n[people.{login}]\ntoken_sha256 = "{token_hash(token)}"\n'
 

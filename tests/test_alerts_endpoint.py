@@ -11,10 +11,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from server.alerts import RAW_CAP
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import load_config
-from server.settings import Settings
+from server.intake.alerts import RAW_CAP
 from server.store import Store
 from server.triage.worker import triage_received
 from tests.conftest import FIXTURES, ServerProcess, wait_until_triaged

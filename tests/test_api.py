@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import load_config
-from server.settings import Settings
 from server.store import Store
 from server.triage.worker import triage_received
 from tests.conftest import FakeClock

@@ -41,7 +41,7 @@ from server.errors import (
     WebhookSignatureInvalid,
     WebhookUnauthorized,
 )
-from server.sources.errors import CertificateUnavailable, PayloadInvalid, SourceNotFound, SourceUnauthorized
+from server.intake.sources.errors import CertificateUnavailable, PayloadInvalid, SourceNotFound, SourceUnauthorized
 
 
 class NotListed(Conflict):
@@ -66,8 +66,8 @@ def body(exc: HealerError | FixerError, **extra: Any) -> dict[str, Any]:
 
 CASES: list[tuple[HealerError | FixerError, int, dict[str, Any]]] = [
     (IncidentNotFound("INC-20261122-0042"), 404, {}),  # NotFound
-    (NoPostmortem("INC-20261122-0042", "pending"), 404, {}),  # NotFound, moved from server/postmortem.py
-    (SourceNotFound("nagios", ["sentry"]), 404, {}),  # NotFound, in server/sources/errors.py
+    (NoPostmortem("INC-20261122-0042", "pending"), 404, {}),  # NotFound, moved from server/review/postmortem.py
+    (SourceNotFound("nagios", ["sentry"]), 404, {}),  # NotFound, in server/intake/sources/errors.py
     (InvalidInput("title: too short", field="title"), 422, {"field": "title"}),  # the field at fault
     (PayloadInvalid("alerts[0]", "expected an object"), 422, {"field": "alerts[0]"}),  # InvalidInput
     (IdempotencyConflict("k-1"), 409, {"field": "Idempotency-Key"}),  # an InvalidInput with its own row

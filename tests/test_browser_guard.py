@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from server.api.browser import HostRule
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import load_config
-from server.settings import Settings
 from server.store import Store
 
 from .sns_ca import TOPIC

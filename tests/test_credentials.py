@@ -14,13 +14,13 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from server.commands.common import describe_settings_error
+from server.common.settings import Settings
 from server.config import parse_config
 from server.errors import ConfigError
 from server.held_secrets import server_secrets
+from server.intake.sources import load_sources
+from server.intake.sources.auth import HttpAuthConfig, http_auth_passes, sha256_signature_matches
 from server.notify.config import load_notify
-from server.settings import Settings
-from server.sources import load_sources
-from server.sources.auth import HttpAuthConfig, http_auth_passes, sha256_signature_matches
 from tests.conftest import HEALER, healer_env
 
 LONG = "a-random-secret-of-32-bytes-9c1e"

@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import load_config
-from server.intake import normalize
+from server.intake.reports import normalize
 from server.models import IncidentIn, Status
-from server.settings import Settings
 from server.store import Store
 from server.triage.decide import Triage
 from server.triage.worker import triage_received

@@ -205,7 +205,7 @@ def test_a_dropped_feed_misses_nothing_when_it_comes_back(page: Any, env: dict[s
         assert page.evaluate("window.notReloaded") is True
         store = Store.open(env["HEALER_DATABASE_URL"])
         with store.read() as connection:
-            from server.feed import newest_id
+            from server.observe.feed import newest_id
 
             newest = newest_id(connection)
         store.close()

@@ -15,13 +15,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fixer.models import Change
-from server import local_review
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import HealerConfig, load_config
-from server.fix_models import FixSubmission
-from server.fixes import FixService
+from server.fixing.models import FixSubmission
+from server.fixing.submit import FixService
 from server.models import Status
-from server.settings import Settings
+from server.review import local_review
 from server.store import Store
 from server.triage.worker import triage_received
 from tests.fixer_repo import ADD_FIX, TEST_COMMAND, diff_for, make_calc_repo
@@ -52,7 +52,7 @@ class World:
         )
 
     def fixed(self, error: str) -> tuple[str, int]:
-        from server.intake import normalize
+        from server.intake.reports import normalize
         from server.models import IncidentIn
 
         new = normalize(IncidentIn(service="calc", error=error, severity="high"), self.config)

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from server.agents import lifecycle
 from server.agents.lifecycle import Ending
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import load_config
-from server.settings import Settings
 from server.store import Store
 from server.triage.worker import triage_received
 from tests.test_dashboard import csrf_of, post

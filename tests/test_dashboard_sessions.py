@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from server.approvals.people import password_hash
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import load_config
-from server.intake import normalize
+from server.intake.reports import normalize
 from server.models import IncidentIn, Status
-from server.people import password_hash
-from server.settings import Settings
 from server.store import Store
 from server.store.sessions import end_sessions_of
 from server.triage.decide import Triage

@@ -12,12 +12,12 @@ from fastapi.testclient import TestClient
 from fixer.errors import ForgeAuthError
 from fixer.models import Change, Edit
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import HealerConfig, load_config
-from server.fix_models import FixSubmission
-from server.fixes import FixService
-from server.intake import normalize
+from server.fixing.models import FixSubmission
+from server.fixing.submit import FixService
+from server.intake.reports import normalize
 from server.models import IncidentIn, Status
-from server.settings import Settings
 from server.store import Store
 from server.triage.decide import Triage
 from server.triage.worker import triage_received

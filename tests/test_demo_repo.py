@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from server.demo.scenarios import SCENARIOS
+from server.intake.stacktrace import map_to_repo, parse_stack_trace
 from server.models import IncidentIn
-from server.stacktrace import map_to_repo, parse_stack_trace
 from tests.conftest import REPO_ROOT, git
 
 DEMO = REPO_ROOT / "demo_repo"

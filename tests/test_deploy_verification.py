@@ -17,15 +17,15 @@ import httpx
 import pytest
 
 from fixer.forge import PullRequestDraft
-from server import github_webhook, local_review
 from server.api.app import create_app
 from server.api.state import AppState
-from server.deployments import load_deployments
 from server.errors import ConfigError
-from server.forges import local_forge_dir
-from server.intake import normalize
+from server.fixing.forges import local_forge_dir
+from server.intake.reports import normalize
 from server.models import IncidentIn, Status
-from server.postmortem import require
+from server.review import github_webhook, local_review
+from server.review.deployments import load_deployments
+from server.review.postmortem import require
 from server.store import Store
 from server.store.prs import StorePullRequests
 from tests.conftest import FIXTURES, FakeClock, git
@@ -248,7 +248,7 @@ def test_a_regression_after_the_deploy_opens_a_tested_revert_pull_request(
 
 def test_a_squash_merge_is_reverted_without_a_mainline(store: Store, tmp_path: Path) -> None:
     from fixer.revert import RevertRequest, open_revert
-    from server.forges import forge_for, repo_spec
+    from server.fixing.forges import forge_for, repo_spec
 
     loop = Loop(store, tmp_path, "")
     bare = local_forge_dir(loop.settings, loop.config.repo("calc"))
@@ -283,7 +283,7 @@ def test_a_squash_merge_is_reverted_without_a_mainline(store: Store, tmp_path: P
 
 
 def test_start_and_on_regression_per_repository_and_service(store: Store, tmp_path: Path) -> None:
-    from server.verification import load_verification
+    from server.review.verification import load_verification
 
     extra = (
         '[verification]\nquiet_minutes = 30\n[verification.repos.calc]\nstart = "deploy"\non_regression = "revert"\n'

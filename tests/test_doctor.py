@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from server.commands.doctor_checks import github_token
+from server.common.settings import Settings
 from server.config import load_config
-from server.doctor import github_token
-from server.settings import Settings
 from tests.conftest import HEALER, healer_env, make_repo, start_server
 from tests.github_emulator import GitHubEmulator
 

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from fixer.models import Change, Edit
-from server.answers import answer_as
+from server.approvals.answers import answer_as
+from server.approvals.people import Person, Verification
+from server.common.settings import Settings
 from server.config import HealerConfig, load_config
-from server.fix_models import FixSubmission
-from server.fixes import FixService
-from server.intake import normalize
+from server.fixing.models import FixSubmission
+from server.fixing.submit import FixService
+from server.intake.reports import normalize
 from server.models import IncidentIn, Status
-from server.people import Person, Verification
-from server.settings import Settings
 from server.store import Store
 from tests.fixer_repo import ADD_FIX, TEST_COMMAND, diff_for, make_calc_repo
 from tests.walk import Walk, walk_of
@@ -52,7 +52,7 @@ def test_a_submission_goes_down_and_comes_back_once(tmp_path: Path) -> None:
     outcomes = []
     walk = walk_of(lambda: outcomes.append(FixService(store, config, settings).submit(iid, submission, agent="cline")))
     assert outcomes[0].status == Status.pr_open
-    # The fixer no longer calls back into server.fixes before it pushes: it is handed the store's recorder.
+    # The fixer no longer calls back into server.fixing.submit before it pushes: it is handed the store's recorder.
     assert set(walk.climbs) <= STORE_CLIMBS, walk.summary()
     assert [event.event for event in store.timeline(iid)][-3:] == ["fix_started", "pushing", "pr_opened"]
     store.close()
@@ -70,7 +70,9 @@ def test_a_held_fix_and_its_approval_never_climb_back_into_fixes(tmp_path: Path)
     answered: Walk = walk_of(lambda: answer_as(store, config, settings, iid, ana, approve=True))
     assert store.get(iid).status == Status.pr_open
     assert set(answered.climbs) <= STORE_CLIMBS, answered.summary()
-    assert not any(callee == "server.fixes" for caller, callee in answered.calls if caller == "server.approvals")
+    assert not any(
+        callee == "server.fixing.submit" for caller, callee in answered.calls if caller == "server.approvals.records"
+    )
     store.close()
 
 
@@ -79,12 +81,12 @@ def test_a_held_fix_and_its_approval_never_climb_back_into_fixes(tmp_path: Path)
     [
         ("server.api.fixes", 5),  # a face
         ("tools.fixes", 5),  # the MCP face
-        ("server.fixes", 4),  # a use case
-        ("server.triage.approval", 3),  # domain: the pure decisions
+        ("server.fixing.submit", 4),  # a use case
+        ("server.approvals.policy", 3),  # domain: the pure decisions
         ("server.store.writes", 2),  # the store
         ("fixer.pipeline", 2),  # the fixer, handed what it calls
         ("fixer.models", 1),  # its data types are plumbing, like server.models
-        ("server.redact", 1),  # plumbing
+        ("server.common.redact", 1),  # plumbing
     ],
 )
 def test_layers(module: str, rank: int) -> None:

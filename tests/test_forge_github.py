@@ -494,9 +494,9 @@ def test_the_token_appears_nowhere(emulator: GitHubEmulator, tmp_path: Path, cap
 def test_missing_github_credentials_are_an_auth_error(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str], error: str
 ) -> None:
+    from server.common.settings import Settings
     from server.config import RepoConfig
-    from server.forges import github_forge_for
-    from server.settings import Settings
+    from server.fixing.forges import github_forge_for
 
     for name in ("GITHUB_TOKEN", "HEALER_GITHUB_TOKEN", "HEALER_GITHUB_APP_ID"):
         monkeypatch.delenv(name, raising=False)
@@ -512,9 +512,9 @@ def test_missing_github_credentials_are_an_auth_error(
 def test_the_forge_is_built_from_the_process_settings(
     emulator: GitHubEmulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    from server.common.settings import Settings
     from server.config import RepoConfig
-    from server.forges import github_forge_for
-    from server.settings import Settings
+    from server.fixing.forges import github_forge_for
 
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     monkeypatch.setenv("HEALER_GITHUB_URL", emulator.enterprise_url)

@@ -23,14 +23,14 @@ from sqlalchemy import func, select
 
 from fixer.forge import marker
 from fixer.workspace import branch_for
-from server import reviews
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import HealerConfig, load_config
-from server.github_webhook import Translator, process_pending
-from server.intake import normalize
+from server.intake.reports import normalize
 from server.models import IncidentIn, Status
-from server.review_models import Verdict
-from server.settings import Settings
+from server.review import reviews
+from server.review.github_webhook import Translator, process_pending
+from server.review.models import Verdict
 from server.store import Store
 from server.store.reviews_schema import github_deliveries
 from server.store.schema import timeline

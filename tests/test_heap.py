@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PROBE = """
 import gc, json, sys
-from server.heap import settle_for_serving
+from server.common.heap import settle_for_serving
 before = {"threshold": gc.get_threshold()[0], "frozen": gc.get_freeze_count(), "switch": sys.getswitchinterval()}
 settle_for_serving()
 after = {"threshold": gc.get_threshold()[0], "frozen": gc.get_freeze_count(), "switch": sys.getswitchinterval()}

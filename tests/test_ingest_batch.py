@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from server.config import HealerConfig
 from server.errors import IdempotencyConflict
-from server.intake import normalize
+from server.intake.reports import normalize
 from server.models import IncidentIn, IngestResult, NewIncident
 from server.store import Store
 from server.store.writer import GroupCommitter

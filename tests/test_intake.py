@@ -6,7 +6,7 @@ import pytest
 
 from server.config import HealerConfig, parse_config
 from server.errors import InvalidInput
-from server.intake import fingerprint, normalize, parse_severity, trace_id_from_traceparent
+from server.intake.reports import fingerprint, normalize, parse_severity, trace_id_from_traceparent
 from server.models import IncidentIn, Severity
 
 PY_TRACE = """Traceback (most recent call last):

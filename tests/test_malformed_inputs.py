@@ -19,8 +19,8 @@ import pytest
 from pydantic import SecretStr
 
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import load_config
-from server.settings import Settings
 from server.store import Store
 
 from .conftest import FIXTURES

@@ -7,8 +7,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from server.common.untrusted import CLOSE, OPEN
 from server.store import Store
-from server.untrusted import CLOSE, OPEN
 from tests.conftest import healer_env
 from tests.mcp_client import stdio_session, structured
 from tests.similar_history import PR_URL, fixed_then_seen_again

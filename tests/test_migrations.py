@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from server.models import Severity, Status
-from server.search import declared_elsewhere
+from server.similar.index import declared_elsewhere
 from server.store import Store
 from server.store.engine import create_store_engine
 from server.store.migrate import _MIGRATIONS, HEAD_REVISION, current_revision, ensure_schema, upgrade
@@ -44,7 +44,7 @@ def test_migrations_build_what_the_code_declares(db_url: str) -> None:
 
 def test_upgrade_keeps_existing_incidents(tmp_path: Path) -> None:
     from server.config import HealerConfig
-    from server.intake import normalize
+    from server.intake.reports import normalize
     from server.models import IncidentIn
     from server.store import Store
 

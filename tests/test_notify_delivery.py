@@ -13,7 +13,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from server.config import HealerConfig, parse_config
-from server.intake import normalize
+from server.intake.reports import normalize
 from server.models import IncidentIn, Status
 from server.notify.config import load_notify
 from server.notify.sender import Sender

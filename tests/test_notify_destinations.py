@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from server.config import HealerConfig, parse_config
 from server.errors import ConfigError, DestinationRefused
-from server.intake import normalize
+from server.intake.reports import normalize
 from server.models import IncidentIn, Status
 from server.notify.config import load_notify
 from server.notify.destinations import pinned

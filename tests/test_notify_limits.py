@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from server.config import HealerConfig, parse_config
-from server.intake import normalize
+from server.intake.reports import normalize
 from server.models import IncidentIn, Status
 from server.notify.config import load_notify
 from server.notify.sender import Sender

@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import load_config, parse_config
 from server.models import Status
 from server.notify.config import load_notify
 from server.notify.sender import Sender
-from server.settings import Settings
 from server.store import Store
 from tests.conftest import FIXTURES
 from tests.receivers import Receiver, receiver

@@ -16,10 +16,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import load_config
 from server.models import Status
-from server.reviews import ReviewEvent, apply
-from server.settings import Settings
+from server.review.reviews import ReviewEvent, apply
 from server.store import Store
 from server.triage.worker import triage_received
 from tests.conftest import FakeClock, ServerProcess, healer_env, start_server, wait_until_triaged
@@ -270,4 +270,4 @@ def test_a_fix_logs_json_lines_with_the_incident_and_trace_id(tmp_path: Path) ->
         "req-fix-1",
         "info",
     )
-    assert line["logger"] == "server.fixes" and line["time"].endswith("Z")
+    assert line["logger"] == "server.fixing.submit" and line["time"].endswith("Z")

@@ -13,15 +13,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fixer.models import Change, Edit
+from server.approvals.people import Verification, load_people, password_hash
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import HealerConfig, load_config, parse_config
 from server.errors import ConfigError
-from server.fix_models import FixSubmission
-from server.fixes import FixService
-from server.intake import normalize
+from server.fixing.models import FixSubmission
+from server.fixing.submit import FixService
+from server.intake.reports import normalize
 from server.models import IncidentIn, Status
-from server.people import Verification, load_people, password_hash
-from server.settings import Settings
 from server.store import Store
 from server.triage.decide import Triage
 from server.triage.worker import triage_received
@@ -151,10 +151,10 @@ def test_a_person_cannot_approve_a_fix_they_submitted(client: TestClient, store:
 def test_an_agent_named_like_a_person_cannot_have_that_person_approve(store: Store, config: HealerConfig) -> None:
     """A fix an agent called "ana" asked for is ana's own: she may not approve it (nor may the agent)."""
     from fixer.models import Change, Edit
-    from server.answers import answer_as
+    from server.approvals.answers import answer_as
     from server.errors import Forbidden
-    from server.fix_models import FixSubmission
-    from server.fixes import FixService
+    from server.fixing.models import FixSubmission
+    from server.fixing.submit import FixService
 
     incident_id = report(store, config, service="calc")
     store.claim(incident_id, agent="ana")

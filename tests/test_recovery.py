@@ -18,8 +18,8 @@ from sqlalchemy import update
 
 from fixer import owner
 from server.config import load_config
+from server.fixing.recovery import recover
 from server.models import Status
-from server.recovery import recover
 from server.store import Store
 from server.store.schema import incidents
 from tests.conftest import healer_env, start_server
@@ -32,9 +32,9 @@ import json, sys
 from pathlib import Path
 from fixer.models import Change, Edit
 from server.config import load_config
-from server.fix_models import FixSubmission
-from server.fixes import FixService
-from server.settings import Settings
+from server.fixing.models import FixSubmission
+from server.fixing.submit import FixService
+from server.common.settings import Settings
 from server.store import Store
 args = json.loads(sys.argv[1])
 home = Path(args["home"])

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.redact import hold_secrets, redact, redact_value
+from server.common.redact import hold_secrets, redact, redact_value
 
 GH = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
 

@@ -10,8 +10,8 @@ import pytest
 from fixer.errors import PathOutsideRepo
 from server.config import RepoConfig
 from server.errors import FileNotInRepo
+from server.fixing.repo_context import build_context, check_path
 from server.models import Incident, Severity, StackFrame, Status
-from server.repo_context import build_context, check_path
 from tests.conftest import git, make_repo
 
 

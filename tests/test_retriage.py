@@ -8,10 +8,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import HealerConfig, load_config
-from server.intake import normalize
+from server.intake.reports import normalize
 from server.models import IncidentIn, Status
-from server.settings import Settings
 from server.store import Store
 from server.triage.decide import Triage
 from server.triage.worker import triage_received
@@ -104,7 +104,7 @@ def test_the_rest_routes_retriage_one_or_all_and_refuse_the_wrong_ones(tmp_path:
 
 
 def test_naming_no_incident_retriages_every_one_escalated_without_a_repository(tmp_path: Path, store: Store) -> None:
-    from server import retriage
+    from server.triage import retriage
 
     home, repo, (orders, billing, inventory) = setup(tmp_path, store)
     config = configure(home, repo, ["calc", "orders", "billing"])

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 
 from fixer.models import Change
-from server import local_review, reviews
+from server.common.settings import Settings
 from server.config import HealerConfig, load_config
-from server.fix_models import FixSubmission
-from server.fixes import FixService
-from server.forges import local_forge_dir
-from server.intake import normalize
+from server.fixing.forges import local_forge_dir
+from server.fixing.models import FixSubmission
+from server.fixing.submit import FixService
+from server.intake.reports import normalize
 from server.models import IncidentIn, Status
-from server.postmortem import render, require
-from server.review_worker import ReviewWorker
-from server.settings import Settings
+from server.review import local_review, reviews
+from server.review.postmortem import render, require
+from server.review.worker import ReviewWorker
 from server.store import Store
 from server.store.prs import StorePullRequests
 from server.triage.decide import Triage
@@ -178,7 +178,7 @@ def test_the_monitor_saying_resolved_verifies_before_the_window_ends(loop: Loop,
 
     from server.store.schema import incidents
 
-    with loop.store.write() as connection:  # what server.alerts records on a "resolved" alert after a merge
+    with loop.store.write() as connection:  # what server.intake.alerts records on a "resolved" alert after a merge
         connection.execute(update(incidents).values(source_resolved_at=clock.now()))
     moved = loop.worker.step()[1]
     assert [(m.to, m.why) for m in moved] == [

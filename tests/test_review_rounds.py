@@ -19,17 +19,17 @@ from pydantic import SecretStr
 from fixer.forge import Forge, PullRequest
 from fixer.models import Change
 from fixer.pr_text import BODY_END, BODY_START
-from server import local_review
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import HealerConfig, RepoConfig, load_config
 from server.errors import ReviewError
-from server.fix_models import FixSubmission
-from server.fixes import FixService
-from server.forges import forge_for, local_forge_dir
-from server.github_webhook import Translator, process_pending
-from server.intake import normalize
+from server.fixing.forges import forge_for, local_forge_dir
+from server.fixing.models import FixSubmission
+from server.fixing.submit import FixService
+from server.intake.reports import normalize
 from server.models import IncidentIn, Status
-from server.settings import Settings
+from server.review import local_review
+from server.review.github_webhook import Translator, process_pending
 from server.store import Store
 from server.store.prs import StorePullRequests
 from server.triage.decide import Triage
@@ -226,7 +226,7 @@ def test_the_webhook_for_the_bots_own_push_arriving_first_is_not_a_takeover(stor
     assert incident.status == Status.pr_open
     head = git(rounds.bare, "rev-parse", f"healer/{iid}").strip()
     assert head == delivered[0]
-    from server import reviews
+    from server.review import reviews
 
     assert reviews.feedback(store, iid).head_commit == head
     # A person's push after that is still a takeover.

@@ -151,10 +151,10 @@ from fixer.forge_local import LocalForge
 from fixer.models import Change, RepoSpec
 from fixer.pipeline import Fixer
 from fixer.workspace import Workspace
-from server.forges import repo_spec
+from server.fixing.forges import repo_spec
 from server.config import RepoConfig
-from server.sandboxing import hidden_paths
-from server.settings import Settings
+from server.fixing.sandboxing import hidden_paths
+from server.common.settings import Settings
 from tests.conftest import MemoryPullRequests
 from tests.fixer_repo import fix_request
 args = json.loads(sys.argv[1])

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from fixer.sandbox import bwrap_path
+from server.common.settings import Settings
 from server.config import RepoConfig, load_config, parse_config
 from server.errors import ConfigError
-from server.forges import repo_spec
-from server.sandboxing import HOME_CREDENTIALS, default_mode, hidden_paths, log_availability
-from server.settings import Settings
+from server.fixing.forges import repo_spec
+from server.fixing.sandboxing import HOME_CREDENTIALS, default_mode, hidden_paths, log_availability
 from tests.conftest import HEALER, free_port, healer_env
 
 

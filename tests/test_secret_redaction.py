@@ -15,16 +15,16 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from server import postmortem
 from server.commands.serve import build_app
+from server.common.redact import hold_secrets
+from server.common.settings import Settings
 from server.config import HealerConfig, load_config, parse_config
-from server.intake import normalize
+from server.intake.reports import normalize
 from server.models import IncidentIn, Status
 from server.notify.config import load_notify
 from server.notify.sender import Sender
 from server.notify.signing import generate_secret
-from server.redact import hold_secrets
-from server.settings import Settings
+from server.review import postmortem
 from server.store import Store
 from server.store.prs import StorePullRequests
 from server.triage.worker import triage_received

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from server import search, similar
 from server.config import HealerConfig
-from server.intake import normalize
+from server.intake.reports import normalize
 from server.models import IncidentIn, Status
+from server.similar import index as search
+from server.similar import matches as similar
 from server.store import Store, queries
 from server.triage.worker import triage_received
 

@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import load_config
-from server.settings import Settings
 from server.store import Store
 from tests.conftest import HEALER, healer_env
 from tests.similar_history import PR_URL, History, fixed_then_seen_again

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import load_config
-from server.settings import Settings
-from server.sources.intake import AlertIntake
+from server.intake.sources.intake import AlertIntake
 from server.store import Store
 
 from .sns_ca import TOPIC, signer

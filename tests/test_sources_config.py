@@ -13,11 +13,11 @@ import pytest
 
 from server.api.errors import status_of
 from server.errors import ConfigError
-from server.sources import SOURCES, load_sources, severity_table, unauthenticated_sources
-from server.sources.alertmanager import AlertmanagerConfig
-from server.sources.errors import SourceNotFound, SourceUnauthorized
-from server.sources.intake import AlertIntake
-from server.sources.kestra import KestraAlert
+from server.intake.sources import SOURCES, load_sources, severity_table, unauthenticated_sources
+from server.intake.sources.alertmanager import AlertmanagerConfig
+from server.intake.sources.errors import SourceNotFound, SourceUnauthorized
+from server.intake.sources.intake import AlertIntake
+from server.intake.sources.kestra import KestraAlert
 
 from .conftest import HEALER, FakeClock, free_port, healer_env, start_server
 from .sns_ca import RecordingFetcher

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from server.sources import SOURCES, load_sources
-from server.sources.base import AlertStatus, ParsedDelivery
+from server.intake.sources import SOURCES, load_sources
+from server.intake.sources.base import AlertStatus, ParsedDelivery
 
 from .conftest import FIXTURES, SHARED_FIXTURES
 

@@ -12,11 +12,11 @@ import yaml
 from fastapi.testclient import TestClient
 
 from server.commands.serve import build_app
+from server.common.settings import Settings
 from server.config import load_config
-from server.settings import Settings
-from server.sources import load_sources
-from server.sources.base import AlertStatus
-from server.sources.intake import AlertIntake
+from server.intake.sources import load_sources
+from server.intake.sources.base import AlertStatus
+from server.intake.sources.intake import AlertIntake
 from server.store import Store
 
 from .conftest import REPO_ROOT, FakeClock

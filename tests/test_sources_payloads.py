@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from server.api.errors import status_of
-from server.sources import SOURCES, load_sources
-from server.sources.alertmanager import label_fingerprint
-from server.sources.base import AlertStatus, ParsedDelivery
-from server.sources.datadog import RECOMMENDED_PAYLOAD
-from server.sources.errors import PayloadInvalid
-from server.sources.intake import AlertIntake
+from server.intake.sources import SOURCES, load_sources
+from server.intake.sources.alertmanager import label_fingerprint
+from server.intake.sources.base import AlertStatus, ParsedDelivery
+from server.intake.sources.datadog import RECOMMENDED_PAYLOAD
+from server.intake.sources.errors import PayloadInvalid
+from server.intake.sources.intake import AlertIntake
 
 from .conftest import FakeClock
 from .sns_ca import RecordingFetcher

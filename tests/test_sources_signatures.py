@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from server.api.errors import status_of
-from server.sources import load_sources
-from server.sources.errors import SourceUnauthorized
-from server.sources.intake import AlertIntake
+from server.intake.sources import load_sources
+from server.intake.sources.errors import SourceUnauthorized
+from server.intake.sources.intake import AlertIntake
 
 from .conftest import FIXTURES, FakeClock
 from .sns_ca import RecordingFetcher

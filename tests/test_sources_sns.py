@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from server.api.errors import status_of
-from server.sources import load_sources
-from server.sources.base import AlertStatus
-from server.sources.errors import CertificateUnavailable, PayloadInvalid, SourceUnauthorized
-from server.sources.intake import AlertIntake
+from server.intake.sources import load_sources
+from server.intake.sources.base import AlertStatus
+from server.intake.sources.errors import CertificateUnavailable, PayloadInvalid, SourceUnauthorized
+from server.intake.sources.intake import AlertIntake
 
 from .conftest import FakeClock
 from .sns_ca import CERT_URL, TOPIC, VALID_UNTIL, RecordingFetcher, signer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.stacktrace import map_to_repo, parse_stack_trace
+from server.intake.stacktrace import map_to_repo, parse_stack_trace
 
 JAVA = """java.lang.IllegalStateException: pool exhausted
 \tat com.acme.db.Pool.acquire(Pool.java:88)

@@ -6,7 +6,7 @@ import pytest
 
 from server.config import HealerConfig
 from server.errors import ClaimConflict, IdempotencyConflict, IncidentNotFound, InvalidInput, InvalidTransition
-from server.intake import normalize
+from server.intake.reports import normalize
 from server.models import IncidentIn, IngestResult, Status
 from server.store import Store
 from server.triage.worker import triage_received

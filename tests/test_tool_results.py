@@ -10,7 +10,7 @@ from mcp.types import TextContent
 from pydantic import TypeAdapter
 
 from server.config import HealerConfig
-from server.intake import normalize
+from server.intake.reports import normalize
 from server.models import IncidentIn, IncidentSummary, Page, Severity, Status
 from server.store import Store
 from server.store.driver import from_db_time, json_time

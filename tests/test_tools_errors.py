@@ -8,7 +8,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from fixer.errors import FixerError, PatchDoesNotApply, PathOutsideRepo
 from fixer.models import Change
 from server.errors import HealerError, IncidentNotFound, InvalidInput, NoPostmortem, TooManyRefusals
-from server.fix_models import FixSubmission
+from server.fixing.models import FixSubmission
 from tools.errors import agent_errors, resource_errors, tool_text
 
 CHANGE = Change(diff="--- a/app/db.py\n+++ b/app/db.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n")

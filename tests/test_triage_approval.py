@@ -11,18 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from fixer.models import Change, Edit
-from server import approvals, reviews
-from server.config import HealerConfig, load_config
-from server.errors import ApprovalStale
-from server.fix_models import FixSubmission
-from server.fixes import FixService
-from server.intake import normalize
-from server.models import IncidentIn, Status
-from server.reviews import ReviewEvent
-from server.settings import Settings
-from server.store import Store, queries
-from server.store.triage_schema import outbox
-from server.triage.approval import (
+from server.approvals import records as approvals
+from server.approvals.policy import (
     Answer,
     ApprovalPolicy,
     Outcome,
@@ -34,6 +24,17 @@ from server.triage.approval import (
     is_stale,
     needs_approval,
 )
+from server.common.settings import Settings
+from server.config import HealerConfig, load_config
+from server.errors import ApprovalStale
+from server.fixing.models import FixSubmission
+from server.fixing.submit import FixService
+from server.intake.reports import normalize
+from server.models import IncidentIn, Status
+from server.review import reviews
+from server.review.reviews import ReviewEvent
+from server.store import Store, queries
+from server.store.triage_schema import outbox
 from server.triage.policy import routing_policy
 from tests.fixer_repo import TEST_COMMAND, make_calc_repo
 
@@ -228,7 +229,7 @@ def test_decide(kind: Answer, user: str, overrides: dict[str, Any], expected: tu
     assert answer(kind, user, **overrides) == expected
 
 
-# ---- answering against what is current now (server.approvals) ---------------------------------
+# ---- answering against what is current now (server.approvals.records) ---------------------------------
 
 HEAD_ONE, HEAD_TWO = "1" * 40, "2" * 40
 AUTH_EDIT = "app/auth/a.py"

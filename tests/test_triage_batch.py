@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from server.config import HealerConfig
-from server.intake import normalize
+from server.intake.reports import normalize
 from server.models import IncidentIn, Status
 from server.store import Store
 from server.store.schema import incidents, timeline

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from server.common.toml_lines import dotted, key_lines, line_of
 from server.triage.checks import Problem, check_config
-from server.triage.toml_lines import dotted, key_lines, line_of
 
 GOOD = """\
 [repos.shop]

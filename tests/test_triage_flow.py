@@ -12,15 +12,15 @@ from sqlalchemy import select
 
 from fixer.forge import Forge
 from fixer.models import Change, Edit
-from server.approvals import answer, expire_due
-from server.attempts import dead_letters, retry
+from server.approvals.records import answer, expire_due
+from server.common.settings import Settings
 from server.config import HealerConfig, load_config
 from server.errors import Forbidden, InvalidTransition, TooManyRefusals
-from server.fix_models import FixSubmission
-from server.fixes import FixService
-from server.intake import normalize
+from server.fixing.attempts import dead_letters, retry
+from server.fixing.models import FixSubmission
+from server.fixing.submit import FixService
+from server.intake.reports import normalize
 from server.models import IncidentIn, Status
-from server.settings import Settings
 from server.store import Store
 from server.store.triage_schema import verdicts
 from server.triage.decide import Triage
@@ -246,10 +246,10 @@ def test_a_forge_that_cannot_be_set_up_fails_the_attempt_instead_of_leaving_it_f
 def test_an_agent_whose_changes_keep_being_refused_does_not_hold_the_incident_for_ever(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import server.fixes
+    import server.fixing.submit
     from fixer.errors import ChangeRefused
 
-    monkeypatch.setattr(server.fixes, "MAX_REFUSALS", 3)
+    monkeypatch.setattr(server.fixing.submit, "MAX_REFUSALS", 3)
     config = config_for(tmp_path)
     store = Store.open(f"sqlite:///{tmp_path / 'h.db'}")
     service = FixService(store, config, Settings(home=tmp_path / "home"))

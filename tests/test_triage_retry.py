@@ -7,8 +7,8 @@ import random
 import pytest
 
 from fixer.errors import PathOutsideRepo
+from server.common.retry import backoff, classify_failure
 from server.errors import ConfigError, InvalidTransition, StoreUnavailable
-from server.triage.retry import backoff, classify_failure
 
 
 @pytest.mark.parametrize(

@@ -32,7 +32,7 @@ def test_triage_never_waits_longer_than_a_second_between_rounds() -> None:
 
 def test_the_committer_reports_how_many_writes_its_last_commit_carried(tmp_path: Path) -> None:
     from server.config import HealerConfig
-    from server.intake import normalize
+    from server.intake.reports import normalize
     from server.models import IncidentIn
     from server.store import Store
 

@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from mcp.client.client import Client
 
+from server.common.settings import Settings
+from server.common.untrusted import CLOSE, OPEN, fence, neutralize
 from server.config import HealerConfig
-from server.intake import normalize
+from server.intake.reports import normalize
 from server.models import IncidentIn, StackFrame
-from server.settings import Settings
 from server.store import Store
 from server.triage.worker import triage_received
-from server.untrusted import CLOSE, OPEN, fence, neutralize
 from tools.runtime import Runtime
 from tools.server import build_server
 

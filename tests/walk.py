@@ -1,7 +1,7 @@
 """The walk of one call through the layers: which of our modules call which, and how often a call climbs.
 
 A call climbs when a module of a lower layer calls into a higher one (the fixer calling back into
-``server.fixes``, the store calling into triage). A use case that reads well goes down and comes back
+``server.fixing.submit``, the store calling into triage). A use case that reads well goes down and comes back
 once: zero climbs. ``Walk.trace`` records, with ``sys.setprofile``, every call from one of our
 modules into another while the function it wraps runs.
 """
@@ -27,29 +27,29 @@ LAYERS: dict[str, int] = {
     "server.dashboard": FACES,
     "server.cli": FACES,
     "tools": FACES,
-    "server.fixes": USE_CASES,
-    "server.answers": USE_CASES,
-    "server.approvals": USE_CASES,
-    "server.reviews": USE_CASES,
-    "server.local_review": USE_CASES,
-    "server.retriage": USE_CASES,
+    "server.fixing.submit": USE_CASES,
+    "server.approvals.answers": USE_CASES,
+    "server.approvals.records": USE_CASES,
+    "server.review.reviews": USE_CASES,
+    "server.review.local_review": USE_CASES,
+    "server.triage.retriage": USE_CASES,
     "server.store": STORE,
     "fixer": STORE,  # below the domain: it knows nothing of incidents, and is handed what it calls
     "fixer.models": PLUMBING,  # the fixer's data types, like server.models
     "fixer.errors": PLUMBING,
     "server.config": PLUMBING,
-    "server.settings": PLUMBING,
+    "server.common.settings": PLUMBING,
     "server.models": PLUMBING,
-    "server.fix_models": PLUMBING,
-    "server.review_models": PLUMBING,
+    "server.fixing.models": PLUMBING,
+    "server.review.models": PLUMBING,
     "server.errors": PLUMBING,
-    "server.logs": PLUMBING,
-    "server.redact": PLUMBING,
-    "server.clock": PLUMBING,
-    "server.sandboxing": PLUMBING,
-    "server.strict_json": PLUMBING,
-    "server.untrusted": PLUMBING,
-    "server.credentials": PLUMBING,
+    "server.common.logs": PLUMBING,
+    "server.common.redact": PLUMBING,
+    "server.common.clock": PLUMBING,
+    "server.fixing.sandboxing": PLUMBING,
+    "server.common.strict_json": PLUMBING,
+    "server.common.untrusted": PLUMBING,
+    "server.common.credentials": PLUMBING,
 }
 OURS = ("server", "tools", "fixer")
 #: Code objects that run as part of their caller, not as a call of theirs (a lazy import runs `<module>`).

@@ -5,7 +5,7 @@ from typing import Annotated
 from mcp.server import MCPServer
 from mcp.types import CallToolResult
 
-from server.review_models import FixFeedback
+from server.review.models import FixFeedback
 from tools.errors import agent_errors
 from tools.incidents import READ_ONLY, IncidentIdArg
 from tools.results import result
@@ -25,6 +25,6 @@ def register(mcp: MCPServer, runtime: Runtime) -> None:
         `addresses` naming the findings you fixed; the commit goes to the same pull request.
         """
         with agent_errors():
-            from server import reviews
+            from server.review import reviews
 
             return result(reviews.feedback(runtime.store, incident_id))

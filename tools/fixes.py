@@ -12,7 +12,7 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from fixer.models import Change
-from server.fix_models import FixOutcome, FixSubmission
+from server.fixing.models import FixOutcome, FixSubmission
 from tools.errors import agent_errors
 from tools.incidents import AgentArg, IncidentIdArg, agent_name
 from tools.results import result
@@ -62,7 +62,7 @@ def register(mcp: MCPServer, runtime: Runtime) -> None:
                 anyio.from_thread.run(ctx.report_progress, round(fraction * 100), 100, step)
 
         def run() -> FixOutcome:
-            from server.recovery import recover_once
+            from server.fixing.recovery import recover_once
 
             recover_once(runtime.store, runtime.settings.home / "workspaces")  # once per process
             return runtime.fixes.submit(incident_id, submission, agent=name, progress=progress)

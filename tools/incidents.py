@@ -9,6 +9,7 @@ from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import BaseModel, Field
 
+from server.common.untrusted import NOTICE, fence, fence_frames, fence_labels, fence_optional
 from server.models import (
     Claim,
     Incident,
@@ -19,8 +20,7 @@ from server.models import (
     Status,
     TimelineEvent,
 )
-from server.reverts import FailedFix, failed_fix
-from server.untrusted import NOTICE, fence, fence_frames, fence_labels, fence_optional
+from server.review.reverts import FailedFix, failed_fix
 from tools.errors import agent_errors
 from tools.results import data_result, result
 from tools.runtime import Runtime
@@ -189,8 +189,8 @@ def details(
 
 
 def load_details(runtime: Runtime, incident_id: str, *, similar: bool = True) -> IncidentDetails:
-    from server import similar as similar_incidents
-    from server.repo_context import frames_in_repo
+    from server.fixing.repo_context import frames_in_repo
+    from server.similar import matches as similar_incidents
     from server.store import queries
 
     store = runtime.store

@@ -6,7 +6,7 @@ from mcp.server import MCPServer
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from server.repo_context import RepositoryContext, build_context
+from server.fixing.repo_context import RepositoryContext, build_context
 from tools.errors import agent_errors
 from tools.incidents import READS_REMOTE
 from tools.results import result

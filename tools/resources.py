@@ -32,7 +32,7 @@ def register(mcp: MCPServer, runtime: Runtime, *, read_only: bool = False) -> No
         mime_type="text/markdown",
     )
     def postmortem_resource(incident_id: str) -> str:
-        from server.postmortem import require
+        from server.review.postmortem import require
 
         with resource_errors():
             return require(runtime.store, incident_id)

@@ -12,12 +12,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from server.common.settings import Settings
 from server.config import HealerConfig, RepoConfig, load_config
-from server.settings import Settings
 
 if TYPE_CHECKING:
     from fixer.forge_github import GitHubForge
-    from server.fixes import FixService
+    from server.fixing.submit import FixService
     from server.store import Store
 
 
@@ -53,8 +53,8 @@ class Runtime:
                 from server.store import Store
 
                 if self._environ is not None:
+                    from server.common.redact import hold_secrets
                     from server.held_secrets import server_secrets
-                    from server.redact import hold_secrets
 
                     hold_secrets(server_secrets(self.settings, self.config, self._environ))
 
@@ -63,7 +63,7 @@ class Runtime:
 
     @cached_property
     def fixes(self) -> FixService:
-        from server.fixes import FixService
+        from server.fixing.submit import FixService
 
         return FixService(self.store, self.config, self.settings)
 
@@ -76,7 +76,7 @@ class Runtime:
         if repo.forge != "github" or repo.url is None:
             return None
         from fixer.errors import FixerError
-        from server.forges import github_forge_for
+        from server.fixing.forges import github_forge_for
 
         try:
             if repo.name not in self._forges:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from server.similar import Outcome, SimilarIncident
-from server.untrusted import fence, fence_optional
+from server.common.untrusted import fence, fence_optional
+from server.similar.matches import Outcome, SimilarIncident
 
 _SAID = {
     "verified": "verified",

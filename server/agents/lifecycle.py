@@ -12,8 +12,8 @@ from sqlalchemy import Connection, select, update
 from server.agents import runs, tokens
 from server.agents.outcomes import RunStatus, check, decide
 from server.agents.runs import RUNNER, holder
-from server.attempts import record_failed_attempt
 from server.errors import ClaimConflict, InvalidTransition, RunScopeRefused
+from server.fixing.attempts import record_failed_attempt
 from server.models import Status
 from server.store import Store, queries, writes
 from server.store.rows import AnyRow, public_id

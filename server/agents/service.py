@@ -13,9 +13,9 @@ from server.agents.gate import guard_routes
 from server.agents.launch import HostView
 from server.agents.runner import Runner, RunnerSettings
 from server.agents.runs import AgentRun
+from server.common.settings import Settings
 from server.config import HealerConfig
-from server.sandboxing import default_mode, hidden_paths
-from server.settings import Settings
+from server.fixing.sandboxing import default_mode, hidden_paths
 from server.store import Store
 
 log = logging.getLogger(__name__)

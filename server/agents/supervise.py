@@ -14,7 +14,7 @@ from pathlib import Path
 
 from server.agents.lifecycle import Ending
 from server.agents.transcript import UsageMeter
-from server.redact import redact
+from server.common.redact import redact
 
 log = logging.getLogger(__name__)
 

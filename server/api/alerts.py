@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from server.alerts import AlertPage, DeliveryRequest, DeliveryResult, alerts_of
 from server.api.state import AppState, app_state
+from server.intake.alerts import AlertPage, DeliveryRequest, DeliveryResult, alerts_of
 
 router = APIRouter(tags=["alerts"])
 

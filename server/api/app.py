@@ -30,10 +30,10 @@ from server.api import (
 from server.api.browser import FORM_TYPES, BrowserGuard, HostRule
 from server.api.guards import BearerToken, BodyLimit, RunTokenFence
 from server.api.state import AppState
+from server.approvals.people import load_people
 from server.dashboard import pages
 from server.dashboard import runs as dashboard_runs
 from server.dashboard.session import Sessions, is_page
-from server.people import load_people
 
 ROUTERS = [
     health.router,

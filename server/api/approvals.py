@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
-from server import approvals
-from server.answers import ApprovalAnswer, answer_as
 from server.api.identity import verified_person
 from server.api.state import AppState, app_state
-from server.approvals import ApprovalRequest
+from server.approvals import records as approvals
+from server.approvals.answers import ApprovalAnswer, answer_as
+from server.approvals.people import Person
+from server.approvals.records import ApprovalRequest
 from server.errors import PersonRequired
-from server.people import Person
 
 router = APIRouter(tags=["approvals"])
 

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
-from server import attempts
 from server.api.state import AppState, app_state
-from server.attempts import DeadLetter
+from server.fixing import attempts
+from server.fixing.attempts import DeadLetter
 from server.models import Incident
 
 router = APIRouter(tags=["dead letters"])

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from server import deployments, strict_json
 from server.api.state import AppState
-from server.deployments import DeploymentIn, DeploymentOutcome
+from server.common import strict_json
 from server.errors import InvalidInput
-from server.verification import load_verification
+from server.review import deployments
+from server.review.deployments import DeploymentIn, DeploymentOutcome
+from server.review.verification import load_verification
 
 router = APIRouter(tags=["deployments"])
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from server.api.state import MAX_ROW_ID, AppState
-from server.feed import TimelineFeed
+from server.observe.feed import TimelineFeed
 
 router = APIRouter(tags=["events"])
 

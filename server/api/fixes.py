@@ -9,8 +9,8 @@ from pydantic import Field
 
 from server.api.identity import caller_person
 from server.api.state import AppState, app_state
-from server.fix_models import FixOutcome, FixSubmission
-from server.fixes import FixService
+from server.fixing.models import FixOutcome, FixSubmission
+from server.fixing.submit import FixService
 
 router = APIRouter(tags=["fixes"])
 

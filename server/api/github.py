@@ -9,9 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from server import github_webhook, strict_json
 from server.api.state import AppState
+from server.common import strict_json
 from server.errors import InvalidInput
+from server.review import github_webhook
 
 router = APIRouter(tags=["github"])
 

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from server.api.state import AppState, app_state
+from server.approvals.people import Person
 from server.errors import PersonRequired
-from server.people import Person
 
 
 def bearer(request: Request) -> str:

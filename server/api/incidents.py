@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from server.api.state import MAX_ROW_ID, AppState, app_state
 from server.errors import InvalidInput
-from server.intake import normalize, trace_id_from_traceparent
+from server.intake.reports import normalize, trace_id_from_traceparent
 from server.models import (
     Incident,
     IncidentIn,
@@ -22,7 +22,7 @@ from server.models import (
     Status,
     TimelineEvent,
 )
-from server.similar import SimilarIncident, for_incident
+from server.similar.matches import SimilarIncident, for_incident
 
 router = APIRouter(tags=["incidents"])
 

@@ -11,10 +11,10 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server import logs
 from server.agents.metrics import RunCollector
 from server.api.state import AppState
-from server.metrics import StoreCollector
+from server.common import logs
+from server.observe.metrics import StoreCollector
 
 router = APIRouter(tags=["observability"])
 log = logging.getLogger("server.http")

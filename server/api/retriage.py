@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
-from server import retriage
 from server.api.state import AppState, app_state
-from server.retriage import Retriaged
+from server.triage import retriage
+from server.triage.retriage import Retriaged
 
 router = APIRouter(tags=["incidents"])
 

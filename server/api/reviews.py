@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from server import postmortem, reviews
 from server.api.state import AppState, app_state
-from server.review_models import FixFeedback
+from server.review import postmortem, reviews
+from server.review.models import FixFeedback
 
 router = APIRouter(tags=["reviews"])
 IncidentId = Annotated[str, Path(max_length=40, description="e.g. INC-20261122-0042")]

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from server.api.state import AppState, app_state
 from server.config import HealerConfig
-from server.intake import normalize
+from server.intake.reports import normalize
 from server.models import Incident, IncidentIn, Status
 from server.triage.classifier import Verdict
 from server.triage.decide import Triage

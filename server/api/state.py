@@ -7,13 +7,13 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from server.agents.service import AgentService
-from server.alerts import DeliveryRequest, DeliveryResult
+from server.approvals.people import People
+from server.common.settings import Settings
 from server.config import HealerConfig
-from server.deployments import DeploymentsConfig
-from server.people import People
-from server.review_worker import ReviewWorker
-from server.settings import Settings
-from server.sources.intake import AlertIntake
+from server.intake.alerts import DeliveryRequest, DeliveryResult
+from server.intake.sources.intake import AlertIntake
+from server.review.deployments import DeploymentsConfig
+from server.review.worker import ReviewWorker
 from server.store import Store
 from server.store.writer import GroupCommitter
 from server.triage.process import TriageProcess

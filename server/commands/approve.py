@@ -35,9 +35,9 @@ def _token(presented: str | None) -> str:
 
 def answer(args: argparse.Namespace, *, approve: bool) -> int:
     from fixer.errors import FixerError
-    from server.answers import answer_as
+    from server.approvals.answers import answer_as
+    from server.approvals.people import Verification, load_people
     from server.errors import HealerError
-    from server.people import Verification, load_people
     from server.store import Store
 
     settings, config = load()

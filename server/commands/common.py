@@ -10,9 +10,9 @@ from typing import NoReturn
 from pydantic import AliasChoices, ValidationError
 from pydantic_settings import SettingsError
 
+from server.common.settings import Settings
 from server.config import HealerConfig, load_config
 from server.errors import HealerError
-from server.settings import Settings
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -67,8 +67,8 @@ def load(*, hold: bool = True) -> tuple[Settings, HealerConfig]:
     except HealerError as exc:
         fail(exc.message)
     if hold:
+        from server.common.redact import hold_secrets
         from server.held_secrets import server_secrets
-        from server.redact import hold_secrets
 
         hold_secrets(server_secrets(settings, config, os.environ))
     return settings, config

@@ -17,8 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from server import attempts
     from server.errors import HealerError
+    from server.fixing import attempts
     from server.store import Store
 
     settings, _config = load()

@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from server import doctor
+    from server.commands import doctor_checks as doctor
 
     del args
     settings, config = load()  # a configuration that does not load ends here, naming file, key and line

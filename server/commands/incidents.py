@@ -27,9 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from server import retriage
     from server.errors import HealerError
     from server.store import Store
+    from server.triage import retriage
 
     if bool(args.incident_ids) == bool(args.status):
         fail("name the incidents to triage again (INC-...), or pass --status escalated for all of them, not both")

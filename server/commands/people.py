@@ -34,7 +34,7 @@ def _password() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from server.people import LOGIN, new_token, password_hash, token_hash
+    from server.approvals.people import LOGIN, new_token, password_hash, token_hash
 
     if not LOGIN.match(args.login):
         fail("a login is 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit")

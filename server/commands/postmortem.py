@@ -14,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from server.errors import HealerError
-    from server.postmortem import require
+    from server.review.postmortem import require
     from server.store import Store
 
     settings, _config = load()

@@ -61,8 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from server import local_review
     from server.errors import HealerError
+    from server.review import local_review
     from server.store import Store
     from server.store.prs import StorePullRequests
 

@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from server.errors import HealerError
-    from server.review_worker import ReviewWorker
+    from server.review.worker import ReviewWorker
     from server.store import Store
 
     settings, config = load()

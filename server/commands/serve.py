@@ -11,9 +11,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from server.commands.common import fail, load
+from server.common.listen import bind, port_number
+from server.common.settings import Settings, is_loopback
 from server.errors import HealerError
-from server.listen import bind, port_number
-from server.settings import Settings, is_loopback
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -71,7 +71,7 @@ def build_app(
         triage = TriageProcess(settings.resolved_database_url, config, synchronous=settings.sqlite_synchronous)
     elif run_triage:
         triage = TriageWorker(store, rules.decide, approval=rules.approval, intake_load=intake_load)
-    from server.review_worker import ReviewWorker
+    from server.review.worker import ReviewWorker
 
     reviews = (
         ReviewWorker(store, config, settings, interval=settings.review_interval_seconds)
@@ -104,11 +104,11 @@ def build_app(
         jobs.append(lambda: background(triage.run))
     if reviews is not None:
         jobs.append(lambda: background(reviews.run))
-    from server.credentials import secret_values, settings_secrets
-    from server.redact import hold_secrets
+    from server.common.credentials import secret_values, settings_secrets
+    from server.common.redact import hold_secrets
 
     held = settings_secrets(settings) + [value for c in intake.intake.sources.values() for value in secret_values(c)]
-    from server.deployments import load_deployments
+    from server.review.deployments import load_deployments
 
     deploys = load_deployments(config, environ if environ is not None else {})
     held += [secret.get_secret_value() for secret in (deploys.secrets() if deploys else [])]
@@ -145,11 +145,11 @@ def build_app(
 
 def alert_intake(config: HealerConfig, store: Store, host: str, environ: Mapping[str, str]) -> AlertIntakeState:
     """The configured monitor sources, and the committer their deliveries share."""
-    from server.alerts import store_deliveries, store_one
     from server.api.state import AlertIntakeState
-    from server.sources import load_sources
-    from server.sources.fetch import HttpsFetcher
-    from server.sources.intake import AlertIntake
+    from server.intake.alerts import store_deliveries, store_one
+    from server.intake.sources import load_sources
+    from server.intake.sources.fetch import HttpsFetcher
+    from server.intake.sources.intake import AlertIntake
     from server.store.writer import GroupCommitter
 
     source = str(config.source_file) if config.source_file else "healer.toml"
@@ -181,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from server import logs
+    from server.common import logs
     from server.hooks import STANDARD
     from server.store import Store
 
@@ -199,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
             f"refusing to listen on {args.host} without an API token: anyone who can reach it could read incidents "
             "and drive the fixer. Set HEALER_API_TOKEN, or bind to 127.0.0.1."
         )
-    from server.sources import load_sources, unauthenticated_sources
+    from server.intake.sources import load_sources, unauthenticated_sources
 
     try:
         sources = load_sources(config.model_extra or {}, loopback=is_loopback(args.host), environ=os.environ)
@@ -216,10 +216,10 @@ def run(args: argparse.Namespace) -> int:
             "alert sources without a secret accept unauthenticated deliveries (allowed on loopback only): %s",
             ", ".join(open_sources),
         )
-    from server.sandboxing import log_availability
+    from server.fixing.sandboxing import log_availability
 
     log_availability(settings, config)
-    from server import doctor
+    from server.commands import doctor_checks as doctor
 
     for finding in doctor.cheap(config, settings):
         if not finding.ok:
@@ -228,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
         store = Store.from_settings(settings, hooks=STANDARD)
     except HealerError as exc:
         fail(exc.message)
-    from server.recovery import recover
+    from server.fixing.recovery import recover
 
     recover(store, settings.home / "workspaces")  # fixes and attempt directories of processes that died
     try:
@@ -237,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except HealerError as exc:
         fail(exc.message)
-    from server.heap import settle_for_serving
+    from server.common.heap import settle_for_serving
 
     try:
         sock = bind(args.host, args.port)  # before "listening" is said, and a port in use is one clear line

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from server.errors import HealerError
-    from server.similar import for_incident
+    from server.similar.matches import for_incident
     from server.store import Store
 
     settings, _config = load()

@@ -1,7 +1,7 @@
 """What a person does from an incident's page: approve, deny, retry, send to agents, escalate, resolve.
 
-Each action is the same core call the REST API and the CLI make (``server.answers``,
-``server.attempts``, ``Store.transition`` through the lifecycle table), with the person's name
+Each action is the same core call the REST API and the CLI make (``server.approvals.answers``,
+``server.fixing.attempts``, ``Store.transition`` through the lifecycle table), with the person's name
 as the actor, so every action is on the timeline as ``human:NAME``. Approving and denying need
 a person who signed in with their own password or token; the others take the session's name.
 """
@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from server import attempts, lifecycle
-from server.answers import answer_as
+from server import lifecycle
+from server.approvals.answers import answer_as
+from server.approvals.people import Person
+from server.common.settings import Settings
 from server.config import HealerConfig
 from server.errors import InvalidInput, PersonRequired
+from server.fixing import attempts
 from server.models import Incident, Status
-from server.people import Person
-from server.settings import Settings
 from server.store import Store
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$")

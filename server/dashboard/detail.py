@@ -8,15 +8,18 @@ from typing import Any
 
 from sqlalchemy import select
 
-from server import approvals, attempts, postmortem, reviews, similar
-from server.approvals import ApprovalRequest
-from server.attempts import AttemptRecord
+from server.approvals import records as approvals
+from server.approvals.records import ApprovalRequest
 from server.dashboard import chart
 from server.dashboard.actions import Action, available
-from server.feed import newest_id
+from server.fixing import attempts
+from server.fixing.attempts import AttemptRecord
 from server.models import Incident, TimelineEvent
-from server.review_models import FixFeedback
-from server.similar import SimilarIncident
+from server.observe.feed import newest_id
+from server.review import postmortem, reviews
+from server.review.models import FixFeedback
+from server.similar import matches as similar
+from server.similar.matches import SimilarIncident
 from server.store import Store, queries
 from server.store.prs_schema import local_pull_requests
 from server.store.rows import to_event, to_incident

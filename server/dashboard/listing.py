@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, func, literal, or_, select, tuple_
 
-from server.dashboard.stages import Stage, statuses_in
 from server.models import SEVERITY_RANK, Severity, Status
+from server.observe.stages import Stage, statuses_in
 from server.store.rows import AnyRow, decode_cursor, encode_cursor, public_id
 from server.store.schema import incidents, timeline
 

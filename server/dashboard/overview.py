@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, func, select
 
 from server.dashboard.listing import ListQuery, ListRow, list_page
-from server.dashboard.stages import STAGE_OF, Stage
-from server.loop_times import LEG_LABELS, Leg, durations
 from server.models import Status
+from server.observe.loop_times import LEG_LABELS, Leg, durations
+from server.observe.stages import STAGE_OF, Stage
 from server.store.queries import count_by_status
 from server.store.schema import incidents, timeline
 

@@ -25,10 +25,10 @@ from server.dashboard import detail, markdown, overview, pull_view
 from server.dashboard.actions import HINTS, LABELS, REASON_LABELS, Action, check_name, perform
 from server.dashboard.listing import PAGE_SIZES, SORT_LABELS, ListQuery, Sort, list_page, services
 from server.dashboard.session import COOKIE, FLASH_COOKIE, MAX_AGE, SCOPE_KEY, SHARED_TOKEN, Session, Sessions
-from server.dashboard.stages import STAGES, STATUS_LABELS, Stage, describe
 from server.errors import HealerError, SignInRefused
-from server.feed import newest_id
 from server.models import Severity, Status
+from server.observe.feed import newest_id
+from server.observe.stages import STAGES, STATUS_LABELS, Stage, describe
 
 HERE = Path(__file__).parent
 STATIC = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}

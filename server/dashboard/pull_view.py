@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server import local_review, reviews
 from server.api.state import AppState
-from server.local_review import PullRequestView
-from server.review_models import FixFeedback
+from server.review import local_review, reviews
+from server.review.local_review import PullRequestView
+from server.review.models import FixFeedback
 
 #: A diff longer than this is cut on the page (`healer pr show N` prints all of it).
 DIFF_LIMIT = 200_000

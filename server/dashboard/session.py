@@ -26,7 +26,7 @@ from http.cookies import CookieError, SimpleCookie
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.types import Scope
 
-from server.people import People, Person, Verification
+from server.approvals.people import People, Person, Verification
 from server.store import Store
 from server.store.sessions import end_session, find_session, open_session
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from server.untrusted import CLOSE, OPEN
+from server.common.untrusted import CLOSE, OPEN
 
 PATCHES = Path(__file__).with_name("patches")
 

@@ -22,12 +22,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from server.common.credentials import resolve_env
+from server.common.toml_lines import dotted
 from server.config import HealerConfig
-from server.credentials import resolve_env
 from server.errors import ConfigError
 from server.notify.events import EventKind
 from server.notify.registry import CHANNEL_TYPES, AnyChannelConfig
-from server.triage.toml_lines import dotted
 
 
 class NotifyConfig(BaseModel):

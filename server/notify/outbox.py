@@ -39,7 +39,7 @@ def kind_for(frm: Status, to: Status, severity: str) -> EventKind | None:
 
 def _label_link(labels: dict[str, str] | None, *keys: str) -> str | None:
     """The first http(s) link under ``keys``: an alert's links are stored as ``link.<name>`` labels
-    (server.alerts); ``runbook_url`` and the like are what people put on incidents they post."""
+    (server.intake.alerts); ``runbook_url`` and the like are what people put on incidents they post."""
     for key in keys:
         found = http_link((labels or {}).get(key))
         if found:

@@ -23,6 +23,8 @@ from typing import Any
 import httpx
 from sqlalchemy import and_, func, insert, select, update
 
+from server.common.redact import redact
+from server.common.retry import backoff
 from server.errors import DestinationRefused
 from server.models import Category, Severity, Status
 from server.notify.channel import Channel
@@ -32,10 +34,8 @@ from server.notify.events import EventKind, Links, NotificationEvent, http_link
 from server.notify.registry import build_channel
 from server.notify.routes import channels_for
 from server.notify.storm import RateLimiter, fold_or_send
-from server.redact import redact
 from server.store import Store
 from server.store.triage_schema import outbox, outbox_deliveries
-from server.triage.retry import backoff
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from server.credentials import too_short
+from server.common.credentials import too_short
 from server.errors import WebhookSignatureInvalid
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's marker, not a secret)

@@ -1,4 +1,12 @@
-"""The incident store: the only place state lives, shared by every process through the database."""
+"""The incident store: the only place state lives, shared by every process through the database.
+
+In:      typed writes (new incidents, transitions asked of ``server.lifecycle``, reports, runs).
+Out:     domain models (``server.models``) read back; durable commits (``writer``: one fsync'd
+         commit shared by concurrent writes).
+Imports: ``server.lifecycle``, ``server.common``, ``server.models``, ``server.errors`` only. What a
+         write must also do above the store (queue a notification, count an attempt) is
+         handed in as hooks when the store is built.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from server.clock import Clock, SystemClock
+from server.common.clock import Clock, SystemClock
 from server.errors import HealerError, StoreUnavailable
 from server.models import (
     FixOutcome,
@@ -35,7 +43,7 @@ from server.store.rows import public_id, to_incident
 from server.store.writer import GroupCommitter
 
 if TYPE_CHECKING:
-    from server.settings import Settings
+    from server.common.settings import Settings
 
 log = logging.getLogger(__name__)
 

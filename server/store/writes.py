@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from server import lifecycle
+from server.common.redact import redact_value
 from server.errors import ClaimConflict, Conflict, InvalidTransition
 from server.models import CLOSED_STATUSES, Severity, Status
-from server.redact import redact_value
 from server.store.hooks import hooks_for
 from server.store.queries import incident_row
 from server.store.rows import AnyRow

@@ -16,14 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, insert, select, text, update
 
-from server import lifecycle, search, similar
+from server import lifecycle
+from server.approvals.policy import ApprovalPolicy
+from server.common.redact import redact_value
 from server.models import CLOSED_STATUSES, Severity, Status, format_incident_id
 from server.notify.outbox import enqueue_rows, outbox_row
-from server.redact import redact_value
+from server.similar import index as search
+from server.similar import matches as similar
 from server.store.rows import AnyRow
 from server.store.schema import incidents, timeline
 from server.store.triage_schema import verdicts
-from server.triage.approval import ApprovalPolicy
 
 if TYPE_CHECKING:
     from server.triage.worker import Decision
@@ -131,7 +133,7 @@ def route_batch(
     enqueue_rows(connection, [row for row in announced if row is not None])
     for row, decision in moving:
         if decision.status == Status.awaiting_approval:
-            from server import approvals
+            from server.approvals import records as approvals
 
             approvals.request(
                 connection,

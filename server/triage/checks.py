@@ -9,10 +9,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from server.common.toml_lines import KeyPath, dotted, key_lines, line_of
 from server.notify.config import NotifyConfig, error_key, notify_problems
 from server.triage.classifier import TriageConfig, available_classifiers
 from server.triage.policy import RoutingConfig, RoutingRule
-from server.triage.toml_lines import KeyPath, dotted, key_lines, line_of
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.approvals.policy import ApprovalPolicy
 from server.config import HealerConfig
 from server.errors import ConfigError
 from server.models import Incident, Status
-from server.triage.approval import ApprovalPolicy
 from server.triage.classifier import (
     Classifier,
     TriageConfig,

@@ -30,12 +30,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from server.approvals.policy import ApprovalPolicy
+from server.common.toml_lines import dotted
 from server.config import HealerConfig
 from server.errors import ConfigError
-from server.triage.approval import ApprovalPolicy
 from server.triage.expressions import Expression, ExpressionError
 from server.triage.matchers import Matcher
-from server.triage.toml_lines import dotted
 
 
 class Route(StrEnum):

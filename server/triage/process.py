@@ -94,8 +94,8 @@ def serve_triage(
     parent: int,
 ) -> None:
     """The child's loop: triage batch after batch while any incident is received, then wait to be woken."""
-    from server import approvals
-    from server.redact import hold_secrets
+    from server.approvals import records as approvals
+    from server.common.redact import hold_secrets
     from server.store import Store
     from server.triage.decide import Triage
     from server.triage.worker import triage_received

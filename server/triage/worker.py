@@ -19,13 +19,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, insert
 
-from server import similar
+from server.approvals.policy import ApprovalPolicy
 from server.models import Incident, Severity, Status
+from server.similar import matches as similar
 from server.store import Store, writes
 from server.store.rows import AnyRow, public_id, to_incident
 from server.store.triage_schema import verdicts
 from server.triage import batch
-from server.triage.approval import ApprovalPolicy
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def route(
     # Indexed once classified (the category is known), in the same transaction as the move.
     similar.index(connection, routed)
     if decision.status == Status.awaiting_approval:
-        from server import approvals
+        from server.approvals import records as approvals
 
         approvals.request(
             connection,
@@ -171,7 +171,7 @@ class TriageWorker:
         self._wake.set()
 
     def _expire(self) -> None:
-        from server import approvals
+        from server.approvals import records as approvals
 
         approvals.expire_due(self.store)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from server.search import declared_elsewhere
+from server.similar.index import declared_elsewhere
 from server.store.schema import metadata
 
 connection = context.config.attributes.get("connection")

@@ -20,7 +20,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from server import similar
+    from server.similar import matches as similar
     from server.store.schema import incidents
 
     connection = op.get_bind()
