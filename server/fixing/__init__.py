@@ -5,5 +5,7 @@ Out:     a ``FixOutcome`` (PR opened or updated, held for approval, or refused w
          the repository context an agent reads first (``repo_context``); attempts, back-off and
          recovery after a crash; the sandbox mode for each repository.
 Imports: ``fixer`` (the pipeline, which imports nothing from here), ``server.approvals.policy``,
-         ``server.similar``, ``server.common``, ``server.store``, ``server.config``, ``server.models``.
+         ``server.triage.policy``, ``server.similar``, ``server.intake.stacktrace``, the review
+         loop's event names, ``server.lifecycle``, ``server.common``, ``server.store``,
+         ``server.config``, ``server.models``, ``server.errors``.
 """

@@ -5,6 +5,6 @@ In:      GitHub webhook deliveries (``github_webhook``), the local forge's ``hea
 Out:     review events applied to the incident (``reviews``), feedback for the agent (``models``,
          ``text``), ``verified`` or ``regressed`` (``verification``), a revert PR (``reverts``),
          the postmortem in Markdown (``postmortem``).
-Imports: ``fixer`` (forges, the revert), ``server.fixing``, ``server.common``, ``server.store``,
-         ``server.config``, ``server.models``, ``server.errors``.
+Imports: ``fixer`` (forges, the revert), ``server.fixing``, ``server.intake``, ``server.lifecycle``,
+         ``server.common``, ``server.store``, ``server.config``, ``server.models``, ``server.errors``.
 """

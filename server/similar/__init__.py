@@ -2,5 +2,5 @@
 
 In:      an incident (indexed at triage and when its PR opens) or an incident id to match.
 Out:     up to three earlier incidents with their outcome, root cause, PR and changed files.
-Imports: ``server.store``, ``server.models``.
+Imports: ``server.store``, ``server.models``, ``server.errors``.
 """

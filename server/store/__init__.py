@@ -3,9 +3,9 @@
 In:      typed writes (new incidents, transitions asked of ``server.lifecycle``, reports, runs).
 Out:     domain models (``server.models``) read back; durable commits (``writer``: one fsync'd
          commit shared by concurrent writes).
-Imports: ``server.lifecycle``, ``server.common``, ``server.models``, ``server.errors`` only. What a
-         write must also do above the store (queue a notification, count an attempt) is
-         handed in as hooks when the store is built.
+Imports: ``server.lifecycle``, ``server.common``, ``server.models``, ``server.errors`` and the
+         fixer's local-forge records only. What a write must also do above the store (queue a
+         notification, count an attempt) is handed in as hooks when the store is built.
 """
 
 from __future__ import annotations

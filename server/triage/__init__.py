@@ -7,5 +7,5 @@ Out:     a verdict and a route stored in one transaction: ``triaged`` for agents
 The decision itself (``decide``, ``classifier``, ``routing``) is pure: typed inputs, pydantic
 outputs, time passed in.
 Imports: ``server.common``, ``server.store``, ``server.notify``, ``server.similar``,
-         ``server.approvals``, ``server.config``, ``server.models``, ``server.errors``.
+         ``server.approvals``, ``server.lifecycle``, ``server.config``, ``server.models``, ``server.errors``.
 """
