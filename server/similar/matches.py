@@ -121,17 +121,23 @@ def index(connection: Connection, row: Any) -> None:
 
 def remember(connection: Connection, found: dict[int, list[tuple[int, float]]]) -> None:
     """Keep each incident's candidates (pk -> [(candidate pk, score)]), with its own row marking it searched."""
-    if not found:
+    keep(connection, {pk: similar_rows(pk, matches) for pk, matches in found.items()})
+
+
+def similar_rows(pk: int, matches: list[tuple[int, float]]) -> list[dict[str, Any]]:
+    """The ``incident_similar`` rows that keep an incident's candidates, its own row (marking it searched) first."""
+    return [{"incident_pk": pk, "candidate_pk": pk, "score": None}] + [
+        {"incident_pk": pk, "candidate_pk": candidate, "score": score} for candidate, score in matches
+    ]
+
+
+def keep(connection: Connection, rows: dict[int, list[dict[str, Any]]]) -> None:
+    """Replace what is kept for each incident (pk -> its ``similar_rows``)."""
+    if not rows:
         return
     table = incident_similar
-    connection.execute(delete(table).where(table.c.incident_pk.in_(list(found))))
-    rows: list[dict[str, Any]] = [{"incident_pk": pk, "candidate_pk": pk, "score": None} for pk in found]
-    rows += [
-        {"incident_pk": pk, "candidate_pk": candidate, "score": score}
-        for pk, matches in found.items()
-        for candidate, score in matches
-    ]
-    connection.execute(insert(table), rows)
+    connection.execute(delete(table).where(table.c.incident_pk.in_(list(rows))))
+    connection.execute(insert(table), [row for kept in rows.values() for row in kept])
 
 
 def find(connection: Connection, row: Any, *, limit: int = 3) -> list[SimilarIncident]:
