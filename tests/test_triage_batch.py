@@ -110,6 +110,28 @@ def test_what_a_batch_prepares_before_the_write_is_what_the_routed_rows_read(sto
     assert sorted(kept) == sorted({pk, int(earlier.rsplit("-", 1)[-1])})  # searched, and the earlier match kept
 
 
+def test_incidents_alike_in_one_batch_find_what_each_would_find_alone(store: Store, clock: FakeClock) -> None:
+    rules = Triage(HealerConfig())
+    fault = "psycopg2.OperationalError: remaining connection slots are reserved for replication"
+    for number in range(6):
+        post(store, "high", fault, fingerprint=f"early {number}")
+    assert triage_received(store, rules.decide, approval=rules.approval) == 6
+    post(store, "high", fault, fingerprint="late 1")
+    between = post(store, "critical", fault, fingerprint="between")
+    post(store, "high", fault, fingerprint="late 2")
+    post(store, "low", "disk full on /var/lib/postgresql", fingerprint="other")
+    # Indexed before the two after it are searched: a repeat that lies between incidents alike.
+    assert triage_received(store, rules.decide, approval=rules.approval, limit=1) == 1
+    assert store.get(between).status != Status.received
+    with store.read() as connection:
+        rows = batch.backlog(connection, 10)
+        alone = {row.pk: similar.candidates(connection, row) for row in rows}
+        together = similar.candidates_for(connection, rows)
+    assert len(rows) == 3
+    assert together == alone
+    assert all(len(found) >= 3 for pk, found in alone.items() if pk != rows[-1].pk)
+
+
 def test_an_incident_moved_meanwhile_is_left_to_whoever_moved_it(store: Store, clock: FakeClock) -> None:
     first = post(store, "high", "fault one")
     second = post(store, "high", "fault two")

@@ -9,6 +9,7 @@ dashboard) only render what comes out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
@@ -108,6 +109,33 @@ def candidates(connection: Connection, row: Any) -> list[tuple[int, float]]:
     if len(found) >= search.REPEATS_ENOUGH:
         return [(repeat.pk, 1.0) for repeat in found]
     return search.nearest(connection, doc, before_pk=row.pk)
+
+
+def candidates_for(connection: Connection, rows: Sequence[Any]) -> dict[int, list[tuple[int, float]]]:
+    """``candidates`` for each of ``rows`` (pk -> matches), as one call each would find them.
+
+    Incidents whose text is the same (a fault reported again and again, as in a storm) share one
+    search for their repeats, below the latest of them: for an earlier one, that answer is its own
+    whenever every repeat found lies below it too, since a repeat between the two would have been
+    found first (newest first). Otherwise, and for the ranked search, each is searched alone.
+    """
+    groups: dict[search.SearchDocument, list[Any]] = {}
+    for row in rows:
+        groups.setdefault(document_for(row), []).append(row)
+    found: dict[int, list[tuple[int, float]]] = {}
+    for doc, members in groups.items():
+        shared = search.repeats(connection, doc, before_pk=max(row.pk for row in members)) if len(members) > 1 else None
+        for row in members:
+            repeats = None
+            if shared is not None and all(repeat.pk < row.pk for repeat in shared):
+                repeats = shared
+            if repeats is None:
+                repeats = search.repeats(connection, doc, before_pk=row.pk)
+            if len(repeats) >= search.REPEATS_ENOUGH:
+                found[row.pk] = [(repeat.pk, 1.0) for repeat in repeats]
+            else:
+                found[row.pk] = search.nearest(connection, doc, before_pk=row.pk)
+    return found
 
 
 def index(connection: Connection, row: Any) -> None:
