@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
-from sqlalchemy import BindParameter, Connection, bindparam, delete, insert, select
+from sqlalchemy import BindParameter, Connection, bindparam, delete, select
 
 from server.errors import IncidentNotFound
 from server.models import StackFrame, Status, format_incident_id_on, parse_incident_id
 from server.similar import index as search
 from server.store import queries
-from server.store.driver import RawSelect, json_time
+from server.store.driver import BulkInsert, RawSelect, json_time
 from server.store.schema import incidents, timeline
 from server.store.similar_schema import incident_similar
 
@@ -111,6 +111,9 @@ def candidates(connection: Connection, row: Any) -> list[tuple[int, float]]:
     return search.nearest(connection, doc, before_pk=row.pk)
 
 
+_INSERT_SIMILAR = BulkInsert(incident_similar, ["incident_pk", "candidate_pk", "score"])
+
+
 def candidates_for(connection: Connection, rows: Sequence[Any]) -> dict[int, list[tuple[int, float]]]:
     """``candidates`` for each of ``rows`` (pk -> matches), as one call each would find them.
 
@@ -165,7 +168,8 @@ def keep(connection: Connection, rows: dict[int, list[dict[str, Any]]]) -> None:
         return
     table = incident_similar
     connection.execute(delete(table).where(table.c.incident_pk.in_(list(rows))))
-    connection.execute(insert(table), [row for kept in rows.values() for row in kept])
+    # A storm's batch keeps a couple of thousand rows, in one driver call (under triage's write lock).
+    _INSERT_SIMILAR.execute(connection, [row for kept in rows.values() for row in kept])
 
 
 def find(connection: Connection, row: Any, *, limit: int = 3) -> list[SimilarIncident]:

@@ -25,6 +25,7 @@ from server.notify.outbox import enqueue_rows, outbox_row
 from server.similar import index as search
 from server.similar import matches as similar
 from server.similar.index import SearchDocument
+from server.store.driver import BulkInsert
 from server.store.rows import AnyRow
 from server.store.schema import incidents, timeline
 from server.store.triage_schema import verdicts
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 #: Severities in the order triage takes them.
 WORST_FIRST = sorted(Severity, key=lambda severity: -severity.rank)
+
+_INSERT_EVENTS = BulkInsert(timeline, ["incident_pk", "at", "actor", "event", "detail", "trace_id"])
 
 # Spelled as literal SQL, not a bound value, so both databases see the partial index's own condition.
 _RECEIVED = text("incidents.status = 'received'")
@@ -158,7 +161,7 @@ def route_batch(
         columns: dict[str, Any] = {name: bindparam(name) for name in shape if name != "moving_pk"}
         statement = update(incidents).where(incidents.c.pk == bindparam("moving_pk")).values(columns)
         connection.execute(statement, params)
-    connection.execute(insert(timeline), events)
+    _INSERT_EVENTS.execute(connection, events)
     verdict_rows = [{"incident_pk": row.pk, "at": now, **d.verdict} for row, d in moving if d.verdict is not None]
     if verdict_rows:
         connection.execute(insert(verdicts), verdict_rows)
