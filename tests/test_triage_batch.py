@@ -11,8 +11,11 @@ from sqlalchemy import select, update
 from server.config import HealerConfig
 from server.intake.reports import normalize
 from server.models import IncidentIn, Status
+from server.similar import index as search
+from server.similar import matches as similar
 from server.store import Store
 from server.store.schema import incidents, timeline
+from server.store.similar_schema import incident_similar
 from server.store.triage_schema import outbox, verdicts
 from server.triage import batch
 from server.triage.decide import Triage
@@ -75,6 +78,58 @@ def test_a_batch_writes_what_routing_one_incident_writes(store: Store, clock: Fa
 
     assert written(batched) == written(single)
     assert store.get(batched).status == Status.escalated  # no repository maps payments
+
+
+def test_what_a_batch_prepares_before_the_write_is_what_the_routed_rows_read(store: Store, clock: FakeClock) -> None:
+    rules = Triage(HealerConfig())
+    earlier = post(store, "high", "psycopg2.OperationalError: remaining connection slots are reserved for replication")
+    assert triage_received(store, rules.decide, approval=rules.approval) == 1
+    ident = post(
+        store,
+        "high",
+        "psycopg2.OperationalError: remaining connection slots are reserved for replication",
+        fingerprint="again",
+    )
+    with store.read() as connection:
+        rows = batch.backlog(connection, 10)
+        decided = [(row, rules.decide(store.get(ident))) for row in rows]
+        found = {row.pk: similar.candidates(connection, batch.as_routed(row, d)) for row, d in decided}
+    prepared = batch.prepare(decided, clock.now(), similar_found=found)
+    with store.write() as connection:
+        assert batch.route_batch(connection, decided, clock.now(), rules.approval, prepared=prepared) == 1
+    pk = rows[0].pk
+    with store.read() as connection:
+        routed = connection.execute(select(incidents).where(incidents.c.pk == pk)).one()
+        kept = connection.execute(
+            select(incident_similar.c.candidate_pk).where(incident_similar.c.incident_pk == pk)
+        ).scalars()
+        stored = search.stored_document(connection, pk)
+    assert routed.status == Status.escalated.value and routed.category is not None
+    assert prepared.documents[pk] == similar.document_for(routed)  # indexed as the routed row reads
+    assert stored in (None, prepared.documents[pk])  # PostgreSQL keeps only the vector
+    assert sorted(kept) == sorted({pk, int(earlier.rsplit("-", 1)[-1])})  # searched, and the earlier match kept
+
+
+def test_incidents_alike_in_one_batch_find_what_each_would_find_alone(store: Store, clock: FakeClock) -> None:
+    rules = Triage(HealerConfig())
+    fault = "psycopg2.OperationalError: remaining connection slots are reserved for replication"
+    for number in range(6):
+        post(store, "high", fault, fingerprint=f"early {number}")
+    assert triage_received(store, rules.decide, approval=rules.approval) == 6
+    post(store, "high", fault, fingerprint="late 1")
+    between = post(store, "critical", fault, fingerprint="between")
+    post(store, "high", fault, fingerprint="late 2")
+    post(store, "low", "disk full on /var/lib/postgresql", fingerprint="other")
+    # Indexed before the two after it are searched: a repeat that lies between incidents alike.
+    assert triage_received(store, rules.decide, approval=rules.approval, limit=1) == 1
+    assert store.get(between).status != Status.received
+    with store.read() as connection:
+        rows = batch.backlog(connection, 10)
+        alone = {row.pk: similar.candidates(connection, row) for row in rows}
+        together = similar.candidates_for(connection, rows)
+    assert len(rows) == 3
+    assert together == alone
+    assert all(len(found) >= 3 for pk, found in alone.items() if pk != rows[-1].pk)
 
 
 def test_an_incident_moved_meanwhile_is_left_to_whoever_moved_it(store: Store, clock: FakeClock) -> None:

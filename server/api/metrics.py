@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
@@ -48,7 +48,7 @@ class RequestContext:
                 request_id = value.decode("latin-1")
                 break
         if not _REQUEST_ID.match(request_id):
-            request_id = uuid.uuid4().hex[:16]
+            request_id = os.urandom(8).hex()
         fields = logs.bind_request(request_id)
         found = _INCIDENT_IN_PATH.search(scope["path"])
         if found:

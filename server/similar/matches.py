@@ -9,16 +9,17 @@ dashboard) only render what comes out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, Field
-from sqlalchemy import BindParameter, Connection, bindparam, delete, insert, select
+from sqlalchemy import BindParameter, Connection, bindparam, delete, select
 
 from server.errors import IncidentNotFound
 from server.models import StackFrame, Status, format_incident_id_on, parse_incident_id
 from server.similar import index as search
 from server.store import queries
-from server.store.driver import RawSelect, json_time
+from server.store.driver import BulkInsert, RawSelect, json_time
 from server.store.schema import incidents, timeline
 from server.store.similar_schema import incident_similar
 
@@ -110,6 +111,36 @@ def candidates(connection: Connection, row: Any) -> list[tuple[int, float]]:
     return search.nearest(connection, doc, before_pk=row.pk)
 
 
+_INSERT_SIMILAR = BulkInsert(incident_similar, ["incident_pk", "candidate_pk", "score"])
+
+
+def candidates_for(connection: Connection, rows: Sequence[Any]) -> dict[int, list[tuple[int, float]]]:
+    """``candidates`` for each of ``rows`` (pk -> matches), as one call each would find them.
+
+    Incidents whose text is the same (a fault reported again and again, as in a storm) share one
+    search for their repeats, below the latest of them: for an earlier one, that answer is its own
+    whenever every repeat found lies below it too, since a repeat between the two would have been
+    found first (newest first). Otherwise, and for the ranked search, each is searched alone.
+    """
+    groups: dict[search.SearchDocument, list[Any]] = {}
+    for row in rows:
+        groups.setdefault(document_for(row), []).append(row)
+    found: dict[int, list[tuple[int, float]]] = {}
+    for doc, members in groups.items():
+        shared = search.repeats(connection, doc, before_pk=max(row.pk for row in members)) if len(members) > 1 else None
+        for row in members:
+            repeats = None
+            if shared is not None and all(repeat.pk < row.pk for repeat in shared):
+                repeats = shared
+            if repeats is None:
+                repeats = search.repeats(connection, doc, before_pk=row.pk)
+            if len(repeats) >= search.REPEATS_ENOUGH:
+                found[row.pk] = [(repeat.pk, 1.0) for repeat in repeats]
+            else:
+                found[row.pk] = search.nearest(connection, doc, before_pk=row.pk)
+    return found
+
+
 def index(connection: Connection, row: Any) -> None:
     """Index an incident and remember its candidates, in the caller's transaction (at triage).
 
@@ -121,17 +152,24 @@ def index(connection: Connection, row: Any) -> None:
 
 def remember(connection: Connection, found: dict[int, list[tuple[int, float]]]) -> None:
     """Keep each incident's candidates (pk -> [(candidate pk, score)]), with its own row marking it searched."""
-    if not found:
+    keep(connection, {pk: similar_rows(pk, matches) for pk, matches in found.items()})
+
+
+def similar_rows(pk: int, matches: list[tuple[int, float]]) -> list[dict[str, Any]]:
+    """The ``incident_similar`` rows that keep an incident's candidates, its own row (marking it searched) first."""
+    return [{"incident_pk": pk, "candidate_pk": pk, "score": None}] + [
+        {"incident_pk": pk, "candidate_pk": candidate, "score": score} for candidate, score in matches
+    ]
+
+
+def keep(connection: Connection, rows: dict[int, list[dict[str, Any]]]) -> None:
+    """Replace what is kept for each incident (pk -> its ``similar_rows``)."""
+    if not rows:
         return
     table = incident_similar
-    connection.execute(delete(table).where(table.c.incident_pk.in_(list(found))))
-    rows: list[dict[str, Any]] = [{"incident_pk": pk, "candidate_pk": pk, "score": None} for pk in found]
-    rows += [
-        {"incident_pk": pk, "candidate_pk": candidate, "score": score}
-        for pk, matches in found.items()
-        for candidate, score in matches
-    ]
-    connection.execute(insert(table), rows)
+    connection.execute(delete(table).where(table.c.incident_pk.in_(list(rows))))
+    # A storm's batch keeps a couple of thousand rows, in one driver call (under triage's write lock).
+    _INSERT_SIMILAR.execute(connection, [row for kept in rows.values() for row in kept])
 
 
 def find(connection: Connection, row: Any, *, limit: int = 3) -> list[SimilarIncident]:

@@ -73,9 +73,10 @@ def triage_received(
     decided = [(row, decide(to_incident(row))) for row in rows]
     with store.read() as connection:
         # Matches are searched before the write (a ranked search can take a while on a large store).
-        found = {row.pk: similar.candidates(connection, batch.as_routed(row, d)) for row, d in decided}
+        found = similar.candidates_for(connection, [batch.as_routed(row, d) for row, d in decided])
+    prepared = batch.prepare(decided, now, similar_found=found)  # before the write lock: intake waits on it
     with store.write() as connection:
-        return batch.route_batch(connection, decided, now, approval, similar_found=found)
+        return batch.route_batch(connection, decided, now, approval, prepared=prepared)
 
 
 def route(
