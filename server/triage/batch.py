@@ -173,16 +173,23 @@ def route_batch(
     enqueue_rows(connection, [row for row in announced if row is not None])
     for row, decision in moving:
         if decision.status == Status.awaiting_approval:
-            from server.approvals import records as approvals
-
-            approvals.request(
-                connection,
-                moved[row.pk],
-                kind="incident",
-                subject=f"incident:{format_incident_id(row.pk, row.created_at)}",
-                requested_by="system:triage",
-                reason=decision.reason,
-                policy=approval or ApprovalPolicy(),
-                now=now,
-            )
+            ask_approval(connection, moved[row.pk], decision.reason, approval, now)
     return len(moving)
+
+
+def ask_approval(
+    connection: Connection, routed: AnyRow, reason: str, approval: ApprovalPolicy | None, now: datetime
+) -> None:
+    """The approval a route to ``awaiting_approval`` waits for, asked of people by triage."""
+    from server.approvals import records as approvals
+
+    approvals.request(
+        connection,
+        routed,
+        kind="incident",
+        subject=f"incident:{format_incident_id(routed.pk, routed.created_at)}",
+        requested_by="system:triage",
+        reason=reason,
+        policy=approval or ApprovalPolicy(),
+        now=now,
+    )

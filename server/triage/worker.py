@@ -108,18 +108,7 @@ def route(
     # Indexed once classified (the category is known), in the same transaction as the move.
     similar.index(connection, routed)
     if decision.status == Status.awaiting_approval:
-        from server.approvals import records as approvals
-
-        approvals.request(
-            connection,
-            routed,
-            kind="incident",
-            subject=f"incident:{ident}",
-            requested_by="system:triage",
-            reason=decision.reason,
-            policy=approval or ApprovalPolicy(),
-            now=now,
-        )
+        batch.ask_approval(connection, routed, decision.reason, approval, now)
     return routed
 
 
